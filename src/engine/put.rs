@@ -1,0 +1,693 @@
+//! PUT = upsert (SPEC section 8): parse and validate every block (reporting every offending
+//! field), complete generictype codes and check every foreign key in batched lookups, then
+//! recode, upsert the entity row and its child rows, and run the entity's hooks, all in the
+//! caller's transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value as Json};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use super::definition::{CreateDefault, EntityDef, Field, Reference};
+use super::error::{EngineError, FieldError};
+use super::get::{push_scope, Access};
+use super::hooks::Written;
+use super::render::Projection;
+use super::sql::{column, ident, DYNAMIC_COLUMN};
+use super::value::{self, Value};
+use crate::entities::Registry;
+use crate::request::{Request, ResultType};
+
+/// What a PUT did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutOutcome {
+    pub code: String,
+    pub created: bool,
+    /// The stored record shaped as GET extended (`{"customer": {...}}`).
+    pub result: Map<String, Json>,
+}
+
+/// One row to write: a parsed block (or one element of a child block's array).
+#[derive(Debug)]
+struct RowPlan<'a> {
+    def: &'a EntityDef,
+    block: String,
+    index: Option<usize>,
+    code: String,
+    /// Fields present in the request, with their parsed value and the value as sent.
+    values: Vec<(&'a Field, Value, Json)>,
+    /// Dynamic fields as sent: (name without `v_`, value, key as sent).
+    dynamic: Vec<(String, Json, String)>,
+    /// `internalcode<entity>`: the origin code of a recoding (SPEC 8.1, 11.4).
+    recode_from: Option<String>,
+}
+
+impl RowPlan<'_> {
+    fn error(&self, field: &str, value: Json, message: impl Into<String>) -> FieldError {
+        FieldError::new(&self.block, field, value, message).at(self.index)
+    }
+}
+
+pub async fn put(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    def: &EntityDef,
+    request: &Request,
+) -> Result<PutOutcome, EngineError> {
+    let (mut rows, mut errors) = parse_blocks(registry, def, &request.body)?;
+    errors.extend(check_dynamic_fields(conn, def, &mut rows[0]).await?);
+    let fk_errors = resolve_references(conn, registry, &mut rows).await?;
+    errors.extend(check_scope(def, &rows[0]));
+    if !errors.is_empty() {
+        return Err(EngineError::Validation(errors));
+    }
+    if !fk_errors.is_empty() {
+        return Err(EngineError::InvalidForeignKey(fk_errors));
+    }
+    let main = &rows[0];
+    let recoded = recode(conn, def, main).await?;
+    let created = upsert(conn, main, !recoded)
+        .await
+        .map_err(|e| backstop(e, main))?;
+    for child in &rows[1..] {
+        upsert(conn, child, false)
+            .await
+            .map_err(|e| backstop(e, child))?;
+    }
+    let written = Written {
+        table: def.table,
+        code: &main.code,
+        created,
+    };
+    for hook in &def.hooks {
+        (hook.run)(conn, &written).await?;
+    }
+    let projection = Projection::new(def, ResultType::Extended);
+    let block = projection
+        .fetch_one(conn, &main.code)
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("{} {:?} vanished", def.name, main.code)))?;
+    let mut result = Map::new();
+    result.insert(def.block.to_string(), Json::Object(block));
+    Ok(PutOutcome {
+        code: main.code.clone(),
+        created,
+        result,
+    })
+}
+
+/// Parse the body's blocks: the entity block first, then every child row. `Err` for a
+/// request without its entity block or code; field errors are returned for the caller to
+/// report with the others.
+fn parse_blocks<'a>(
+    registry: &'a Registry,
+    def: &'a EntityDef,
+    body: &Map<String, Json>,
+) -> Result<(Vec<RowPlan<'a>>, Vec<FieldError>), EngineError> {
+    let mut errors = Vec::new();
+    let main_block = body
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(def.block))
+        .and_then(|(_, v)| v.as_object())
+        .ok_or_else(|| EngineError::InvalidRequest(format!("missing {:?} block", def.block)))?;
+    let main =
+        parse_row(def, def.block, None, main_block, None, true, &mut errors).ok_or_else(|| {
+            EngineError::InvalidRequest(format!(
+                "missing code {:?} in block {:?}",
+                def.code, def.block
+            ))
+        })?;
+    let main_code = main.code.clone();
+    let mut rows = vec![main];
+    for (key, value) in body {
+        if key.eq_ignore_ascii_case("verb")
+            || key.eq_ignore_ascii_case("settings")
+            || key.eq_ignore_ascii_case(def.block)
+        {
+            continue;
+        }
+        let Some(child) = def
+            .children
+            .iter()
+            .find(|c| c.block.eq_ignore_ascii_case(key))
+        else {
+            errors.push(FieldError::new(
+                key,
+                key,
+                Json::Null,
+                format!("unknown block for {}", def.name),
+            ));
+            continue;
+        };
+        let Some(child_def) = registry.get(child.entity) else {
+            continue;
+        };
+        let items: Vec<&Json> = match value {
+            Json::Array(items) => items.iter().collect(),
+            Json::Null => Vec::new(),
+            other => vec![other],
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let Some(obj) = item.as_object() else {
+                errors.push(
+                    FieldError::new(child.block, child.block, item.clone(), "expected an object")
+                        .at(Some(i)),
+                );
+                continue;
+            };
+            let parent = Some((child.parent_field, main_code.as_str()));
+            match parse_row(
+                child_def,
+                child.block,
+                Some(i),
+                obj,
+                parent,
+                false,
+                &mut errors,
+            ) {
+                Some(row) => rows.push(row),
+                None => errors.push(
+                    FieldError::new(child.block, child_def.code, Json::Null, "missing code")
+                        .at(Some(i)),
+                ),
+            }
+        }
+    }
+    Ok((rows, errors))
+}
+
+/// Parse one block against a definition. `None` when the block has no code.
+fn parse_row<'a>(
+    def: &'a EntityDef,
+    block: &str,
+    index: Option<usize>,
+    obj: &Map<String, Json>,
+    parent: Option<(&'static str, &str)>,
+    is_main: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<RowPlan<'a>> {
+    let mut row = RowPlan {
+        def,
+        block: block.to_string(),
+        index,
+        code: String::new(),
+        values: Vec::new(),
+        dynamic: Vec::new(),
+        recode_from: None,
+    };
+    let recode_key = def.recode_key();
+    for (key, json) in obj {
+        if is_main && key.eq_ignore_ascii_case(&recode_key) {
+            row.recode_from = match json {
+                Json::String(s) if !s.is_empty() => Some(s.clone()),
+                Json::Null | Json::String(_) => None,
+                other => {
+                    errors.push(row.error(key, other.clone(), "expected a code"));
+                    None
+                }
+            };
+            continue;
+        }
+        if def.dynamic_fields.is_some() {
+            if key.eq_ignore_ascii_case("dynamicFields") {
+                parse_dynamic_pairs(&mut row, key, json, errors);
+                continue;
+            }
+            if key.len() > 2 && key[..2].eq_ignore_ascii_case("v_") {
+                row.dynamic
+                    .push((key[2..].to_string(), json.clone(), key.clone()));
+                continue;
+            }
+        }
+        let Some(field) = def.field_named(key) else {
+            errors.push(row.error(key, json.clone(), format!("{block} has no field {key:?}")));
+            continue;
+        };
+        match value::parse(field.ty, json) {
+            Ok(v) => {
+                row.values.retain(|(f, _, _)| f.json != field.json);
+                row.values.push((field, v, json.clone()));
+            }
+            Err(message) => errors.push(row.error(field.json, json.clone(), message)),
+        }
+    }
+    if let Some((parent_field, parent_code)) = parent {
+        if let Some(field) = def.field(parent_field) {
+            let given = row
+                .values
+                .iter()
+                .any(|(f, v, _)| f.json == parent_field && !v.is_null());
+            if !given {
+                row.values.retain(|(f, _, _)| f.json != parent_field);
+                row.values.push((
+                    field,
+                    Value::Text(parent_code.to_string()),
+                    Json::String(parent_code.to_string()),
+                ));
+            }
+        }
+    }
+    let code_pos = row.values.iter().position(|(f, _, _)| f.json == def.code)?;
+    let (_, code, _) = row.values.remove(code_pos);
+    row.code = code.as_text()?.to_string();
+    Some(row)
+}
+
+/// SPEC 11.9: `"dynamicFields": [{"fieldname": "CLI40", "fieldvalue": "7"}]`.
+fn parse_dynamic_pairs(
+    row: &mut RowPlan<'_>,
+    key: &str,
+    json: &Json,
+    errors: &mut Vec<FieldError>,
+) {
+    let Some(items) = json.as_array() else {
+        errors.push(row.error(
+            key,
+            json.clone(),
+            "expected an array of {fieldname, fieldvalue}",
+        ));
+        return;
+    };
+    for item in items {
+        let pair = item.as_object().and_then(|o| {
+            let name = o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("fieldname"))?
+                .1
+                .as_str()?;
+            let value = o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("fieldvalue"))
+                .map(|(_, v)| v.clone());
+            Some((name.to_string(), value.unwrap_or(Json::Null)))
+        });
+        match pair {
+            Some((name, value)) => row.dynamic.push((name, value, key.to_string())),
+            None => errors.push(row.error(
+                key,
+                item.clone(),
+                "expected {\"fieldname\": ..., \"fieldvalue\": ...}",
+            )),
+        }
+    }
+}
+
+/// Dynamic fields must be declared for the entity in the catalog (SPEC 8.4); their names
+/// are stored with the catalog's spelling.
+async fn check_dynamic_fields(
+    conn: &mut PgConnection,
+    def: &EntityDef,
+    row: &mut RowPlan<'_>,
+) -> Result<Vec<FieldError>, EngineError> {
+    let Some(catalog_entity) = def.dynamic_fields else {
+        return Ok(Vec::new());
+    };
+    if row.dynamic.is_empty() {
+        return Ok(Vec::new());
+    }
+    let declared: Vec<String> =
+        sqlx::query("SELECT fieldname FROM sw_data_dynamicfield WHERE entity = $1")
+            .bind(catalog_entity)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+    let mut errors = Vec::new();
+    for (name, value, key) in &mut row.dynamic {
+        match declared.iter().find(|d| d.eq_ignore_ascii_case(name)) {
+            Some(canonical) => *name = canonical.clone(),
+            None => errors.push(
+                FieldError::new(
+                    &row.block,
+                    key,
+                    value.clone(),
+                    format!("no dynamic field {name:?} is declared for {catalog_entity}"),
+                )
+                .at(row.index),
+            ),
+        }
+        if value.is_array() || value.is_object() {
+            errors.push(
+                FieldError::new(
+                    &row.block,
+                    key,
+                    value.clone(),
+                    "a dynamic field takes a scalar",
+                )
+                .at(row.index),
+            );
+        }
+    }
+    Ok(errors)
+}
+
+/// A written type must be one this webhook may write (SPEC 11.6).
+fn check_scope(def: &EntityDef, row: &RowPlan<'_>) -> Vec<FieldError> {
+    let Some(scope) = &def.scope else {
+        return Vec::new();
+    };
+    row.values
+        .iter()
+        .filter(|(f, v, _)| f.json == scope.field && !v.is_null())
+        .filter(|(_, v, _)| !scope.write.iter().any(|w| Some(*w) == v.as_text()))
+        .map(|(f, _, sent)| {
+            row.error(
+                f.json,
+                sent.clone(),
+                format!(
+                    "the {} webhook writes only {}",
+                    def.name,
+                    scope.write.join(", ")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Complete generictype values to full codes (SPEC 11.7) and check that every foreign key
+/// names an existing row, or one this request writes; one batched lookup per target table.
+/// Returns every missing reference.
+async fn resolve_references(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    rows: &mut [RowPlan<'_>],
+) -> Result<Vec<FieldError>, EngineError> {
+    let written: HashSet<(&str, String)> =
+        rows.iter().map(|r| (r.def.name, r.code.clone())).collect();
+    // (row, value index) of every generictype value, and of every entity reference.
+    let mut generic: Vec<(usize, usize, &'static str, String)> = Vec::new();
+    let mut by_target: HashMap<&'static str, Vec<(usize, usize, String)>> = HashMap::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (i, (field, value, _)) in row.values.iter().enumerate() {
+            let Some(text) = value.as_text() else {
+                continue;
+            };
+            match field.reference {
+                Some(Reference::GenericType(datatype)) => {
+                    generic.push((r, i, datatype, text.to_string()))
+                }
+                Some(Reference::Entity(target))
+                    if !written.contains(&(target, text.to_string())) =>
+                {
+                    by_target
+                        .entry(target)
+                        .or_default()
+                        .push((r, i, text.to_string()))
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    if !generic.is_empty() {
+        let resolved = complete_generictypes(conn, &generic).await?;
+        for ((r, i, datatype, text), full) in generic.iter().zip(resolved) {
+            let row = &mut rows[*r];
+            match full {
+                Some(full) => row.values[*i].1 = Value::Text(full),
+                None => {
+                    let field = row.values[*i].0;
+                    let mut e = row.error(
+                        field.json,
+                        row.values[*i].2.clone(),
+                        format!("no {datatype} generictype {text:?}"),
+                    );
+                    e.references = Some(format!(
+                        "sw_data_generictype.codegenerictype (dataType {datatype})"
+                    ));
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let mut targets: Vec<_> = by_target.into_iter().collect();
+    targets.sort_by_key(|(t, _)| *t);
+    for (target, refs) in targets {
+        let Some(target_def) = registry.get(target) else {
+            continue;
+        };
+        let codes: Vec<String> = refs.iter().map(|(_, _, c)| c.clone()).collect();
+        let mut qb = QueryBuilder::new("SELECT ");
+        qb.push(column("t", target_def.code_field()))
+            .push(" FROM ")
+            .push(ident(target_def.table));
+        qb.push(" t WHERE ")
+            .push(column("t", target_def.code_field()))
+            .push(" = ANY(")
+            .push_bind(codes)
+            .push(")");
+        let found: HashSet<String> = qb
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        for (r, i, code) in refs.iter().filter(|(_, _, c)| !found.contains(c)) {
+            let row = &rows[*r];
+            let field = row.values[*i].0;
+            let mut e = row.error(
+                field.json,
+                row.values[*i].2.clone(),
+                format!("no {target} {code:?}"),
+            );
+            e.references = Some(format!(
+                "{}.{}",
+                target_def.table,
+                target_def.code_field().column
+            ));
+            errors.push(e);
+        }
+    }
+    errors.sort_by_key(|e| (e.block != rows[0].block, e.index));
+    Ok(errors)
+}
+
+/// One query for every generictype value: the row of the datatype whose code, or else
+/// whose originalCode, is the value (SPEC 11.7).
+async fn complete_generictypes(
+    conn: &mut PgConnection,
+    generic: &[(usize, usize, &'static str, String)],
+) -> Result<Vec<Option<String>>, EngineError> {
+    let ordinals: Vec<i32> = (0..generic.len() as i32).collect();
+    let datatypes: Vec<String> = generic.iter().map(|g| g.2.to_string()).collect();
+    let values: Vec<String> = generic.iter().map(|g| g.3.clone()).collect();
+    let rows = sqlx::query(
+        r#"SELECT r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
+                        WHERE g."dataType" = r.d AND (g.codegenerictype = r.v OR g."originalCode" = r.v)
+                        ORDER BY (g.codegenerictype = r.v) DESC, g.codegenerictype LIMIT 1)
+           FROM unnest($1::int4[], $2::text[], $3::text[]) AS r(i, d, v) ORDER BY r.i"#,
+    )
+    .bind(ordinals)
+    .bind(datatypes)
+    .bind(values)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<Option<String>, _>(1)?))
+        .collect()
+}
+
+/// SPEC 8.1 recoding: the origin (of any type, 11.6) takes the new code, and every reference
+/// follows through the foreign keys' ON UPDATE CASCADE. Returns whether a row was recoded.
+async fn recode(
+    conn: &mut PgConnection,
+    def: &EntityDef,
+    row: &RowPlan<'_>,
+) -> Result<bool, EngineError> {
+    let Some(origin) = row.recode_from.as_deref().filter(|o| *o != row.code) else {
+        return Ok(false);
+    };
+    let code_col = ident(def.code_field().column);
+    let table = ident(def.table);
+    let origin_row = sqlx::query(&format!(
+        "SELECT 1 FROM {table} WHERE {code_col} = $1 FOR UPDATE"
+    ))
+    .bind(origin)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if origin_row.is_none() {
+        return Err(EngineError::NotFound(format!(
+            "recode origin {} {origin:?} does not exist",
+            def.name
+        )));
+    }
+    let conflict = sqlx::query(&format!("SELECT 1 FROM {table} WHERE {code_col} = $1"))
+        .bind(&row.code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if conflict.is_some() {
+        let mut detail = row.error(
+            def.code,
+            Json::String(row.code.clone()),
+            "the destination code already exists",
+        );
+        detail.references = Some(format!("{}.{}", def.table, def.code_field().column));
+        return Err(EngineError::Conflict {
+            message: format!(
+                "cannot recode {origin:?} onto existing {} {:?}",
+                def.name, row.code
+            ),
+            details: vec![detail],
+        });
+    }
+    sqlx::query(&format!(
+        "UPDATE {table} SET {code_col} = $1 WHERE {code_col} = $2"
+    ))
+    .bind(&row.code)
+    .bind(origin)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// The value a field takes on create: as sent, or its default when not given (11.8).
+fn create_value(field: &Field, sent: Option<&Value>) -> Option<Value> {
+    match (sent, field.default) {
+        (Some(v), _) if !v.is_null() => Some(v.clone()),
+        (_, Some(default)) => Some(match default {
+            CreateDefault::Value(text) => value::parse_text(field.ty, text).unwrap_or(Value::Null),
+            CreateDefault::Now => {
+                Value::DateTime(chrono::Local::now().naive_local().with_nanosecond_zero())
+            }
+            CreateDefault::Today => Value::DateTime(
+                chrono::Local::now()
+                    .date_naive()
+                    .and_time(chrono::NaiveTime::MIN),
+            ),
+        }),
+        (sent, None) => sent.cloned(),
+    }
+}
+
+trait NoNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+impl NoNanos for chrono::NaiveDateTime {
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).unwrap_or(self)
+    }
+}
+
+/// `INSERT .. ON CONFLICT (code) DO UPDATE` of the fields present (defaults only on
+/// create). With `check_scope`, an existing row outside the webhook's write scope is not
+/// touched and the PUT is a CONFLICT (SPEC 11.17). Returns whether the row was created.
+async fn upsert(
+    conn: &mut PgConnection,
+    row: &RowPlan<'_>,
+    check_scope: bool,
+) -> Result<bool, EngineError> {
+    let def = row.def;
+    let code_field = def.code_field();
+    let scope_field = def.scope.as_ref().map(|s| s.field);
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("INSERT INTO ");
+    qb.push(ident(def.table))
+        .push(" AS t (")
+        .push(ident(code_field.column));
+    let mut inserted: Vec<(&Field, Value)> = Vec::new();
+    for field in def.fields.iter().filter(|f| f.json != def.code) {
+        let sent = row
+            .values
+            .iter()
+            .find(|(f, _, _)| f.json == field.json)
+            .map(|(_, v, _)| v);
+        if let Some(v) = create_value(field, sent) {
+            inserted.push((field, v));
+        }
+    }
+    for (field, _) in &inserted {
+        qb.push(", ").push(ident(field.column));
+    }
+    let dynamic: Option<String> = (!row.dynamic.is_empty()).then(|| {
+        let map: Map<String, Json> = row
+            .dynamic
+            .iter()
+            .map(|(name, v, _)| {
+                let text = match v {
+                    Json::String(s) => s.clone(),
+                    Json::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (name.clone(), Json::String(text))
+            })
+            .collect();
+        Json::Object(map).to_string()
+    });
+    if dynamic.is_some() {
+        qb.push(", ").push(ident(DYNAMIC_COLUMN));
+    }
+    qb.push(") VALUES (").push_bind(row.code.clone());
+    for (field, v) in &inserted {
+        qb.push(", ");
+        value::push_bind(&mut qb, field.ty, v);
+    }
+    if let Some(d) = &dynamic {
+        qb.push(", ").push_bind(d.clone()).push("::jsonb");
+    }
+    qb.push(") ON CONFLICT (")
+        .push(ident(code_field.column))
+        .push(") DO UPDATE SET ");
+    let mut sets = 0;
+    for (field, v, _) in &row.values {
+        if Some(field.json) == scope_field && v.is_null() {
+            continue; // the type is never cleared
+        }
+        if sets > 0 {
+            qb.push(", ");
+        }
+        qb.push(ident(field.column)).push(" = ");
+        value::push_bind(&mut qb, field.ty, v);
+        sets += 1;
+    }
+    if let Some(d) = &dynamic {
+        if sets > 0 {
+            qb.push(", ");
+        }
+        let col = ident(DYNAMIC_COLUMN);
+        qb.push(format!("{col} = t.{col} || "))
+            .push_bind(d.clone())
+            .push("::jsonb");
+        sets += 1;
+    }
+    if sets == 0 {
+        let col = ident(code_field.column);
+        qb.push(format!("{col} = EXCLUDED.{col}"));
+    }
+    if check_scope && def.scope.is_some() {
+        qb.push(" WHERE TRUE");
+        push_scope(&mut qb, def, Access::Write);
+    }
+    qb.push(" RETURNING (xmax = 0)");
+    match qb.build().fetch_optional(&mut *conn).await? {
+        Some(r) => Ok(r.try_get::<bool, _>(0)?),
+        None => Err(EngineError::Conflict {
+            message: format!(
+                "{} {:?} exists with a type that the {} webhook does not manage",
+                def.name, row.code, def.name
+            ),
+            details: vec![row.error(
+                def.code,
+                Json::String(row.code.clone()),
+                "belongs to another webhook",
+            )],
+        }),
+    }
+}
+
+/// A foreign key violation at write time (a referenced row deleted since the check) is
+/// reported as INVALID_FOREIGN_KEY, not as a database fault (STYLE section 3: a backstop).
+fn backstop(e: EngineError, row: &RowPlan<'_>) -> EngineError {
+    if let EngineError::Database(sqlx::Error::Database(db)) = &e {
+        if db.is_foreign_key_violation() {
+            let constraint = db.constraint().unwrap_or("foreign key").to_string();
+            return EngineError::InvalidForeignKey(vec![row.error(
+                &constraint,
+                Json::Null,
+                db.message().to_string(),
+            )]);
+        }
+    }
+    e
+}

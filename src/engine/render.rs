@@ -1,0 +1,266 @@
+//! Reading rows back as reply blocks (SPEC sections 3 and 10): which columns a result type
+//! selects, in the seed's key order, and the `related` and `indicators` blocks.
+
+use serde_json::{Map, Value as Json};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use super::definition::{EntityDef, Field, Related};
+use super::error::EngineError;
+use super::sql::{self, column, display_expr, ident, DYNAMIC_COLUMN};
+use crate::entities::Registry;
+use crate::request::{ResultType, Settings};
+
+/// A row read as a block, with the stored codes of its related blocks.
+type BlockAndRelated = (Map<String, Json>, Vec<Option<String>>);
+
+/// The columns one result type reads from an entity's table.
+pub struct Projection<'a> {
+    pub def: &'a EntityDef,
+    fields: Vec<&'a Field>,
+    /// Related blocks and their foreign-key field, read raw (the stored code).
+    related: Vec<(&'a Related, &'a Field)>,
+    dynamic: bool,
+}
+
+impl<'a> Projection<'a> {
+    pub fn new(def: &'a EntityDef, result_type: ResultType) -> Projection<'a> {
+        let fields = match result_type {
+            ResultType::Simple => def.simple_fields(),
+            _ => def.fields.iter().collect(),
+        };
+        let related = match result_type {
+            ResultType::ExtendedRelated => def
+                .related
+                .iter()
+                .filter_map(|r| def.field(r.field).map(|f| (r, f)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let dynamic = def.dynamic_fields.is_some() && result_type != ResultType::Simple;
+        Projection {
+            def,
+            fields,
+            related,
+            dynamic,
+        }
+    }
+
+    /// Push `SELECT <columns> FROM <table> t` onto a query.
+    pub fn push_select_from(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        qb.push("SELECT ");
+        let mut exprs: Vec<String> = self.fields.iter().map(|f| display_expr("t", f)).collect();
+        exprs.extend(self.related.iter().map(|(_, f)| column("t", f)));
+        if self.dynamic {
+            exprs.push(format!("t.{}::text", ident(DYNAMIC_COLUMN)));
+        }
+        qb.push(exprs.join(", "));
+        qb.push(" FROM ").push(ident(self.def.table)).push(" t");
+    }
+
+    /// The entity block of a row, and the stored codes of its related blocks.
+    pub fn block(&self, row: &PgRow) -> Result<BlockAndRelated, EngineError> {
+        let mut block = Map::new();
+        for (i, f) in self.fields.iter().enumerate() {
+            let v: Option<String> = row.try_get(i)?;
+            block.insert(f.json.to_string(), Json::String(v.unwrap_or_default()));
+        }
+        let n = self.fields.len();
+        let mut related = Vec::with_capacity(self.related.len());
+        for i in 0..self.related.len() {
+            related.push(row.try_get::<Option<String>, _>(n + i)?);
+        }
+        if self.dynamic {
+            let raw: Option<String> = row.try_get(n + self.related.len())?;
+            let values: Map<String, Json> = raw
+                .and_then(|r| serde_json::from_str(&r).ok())
+                .unwrap_or_default();
+            let mut names: Vec<_> = values.into_iter().collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, value) in names {
+                let text = match value {
+                    Json::String(s) => s,
+                    Json::Null => String::new(),
+                    other => other.to_string(),
+                };
+                block.insert(format!("v_{name}"), Json::String(text));
+            }
+        }
+        Ok((block, related))
+    }
+
+    /// The `related` object of extendedRelated: each referenced row as its own entity's
+    /// GET extended, or every key `""` when the foreign key is empty (SPEC 3, 11.5).
+    pub async fn related_blocks(
+        &self,
+        conn: &mut PgConnection,
+        registry: &Registry,
+        codes: &[Option<String>],
+    ) -> Result<Map<String, Json>, EngineError> {
+        let mut out = Map::new();
+        for ((related, field), code) in self.related.iter().zip(codes) {
+            let Some(target) = field.reference.and_then(|r| sql::target(registry, r)) else {
+                continue;
+            };
+            let projection = Projection::new(target, ResultType::Extended);
+            let block = match code {
+                Some(code) => projection.fetch_one(conn, code).await?,
+                None => None,
+            };
+            out.insert(
+                related.key.to_string(),
+                Json::Object(block.unwrap_or_else(|| projection.empty())),
+            );
+        }
+        Ok(out)
+    }
+
+    /// One row by code, as a block (no scope: related rows are shown whatever their type).
+    pub async fn fetch_one(
+        &self,
+        conn: &mut PgConnection,
+        code: &str,
+    ) -> Result<Option<Map<String, Json>>, EngineError> {
+        let mut qb = QueryBuilder::new("");
+        self.push_select_from(&mut qb);
+        qb.push(" WHERE ")
+            .push(column("t", self.def.code_field()))
+            .push(" = ")
+            .push_bind(code.to_string());
+        let row = qb.build().fetch_optional(&mut *conn).await?;
+        Ok(match row {
+            Some(row) => Some(self.block(&row)?.0),
+            None => None,
+        })
+    }
+
+    /// The block with every key `""`.
+    pub fn empty(&self) -> Map<String, Json> {
+        self.fields
+            .iter()
+            .map(|f| (f.json.to_string(), Json::String(String::new())))
+            .collect()
+    }
+}
+
+/// Render one entity row as a GET result: the block, then `related` and `indicators` when
+/// asked. `code` is the row's code.
+pub async fn result_of_row(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    projection: &Projection<'_>,
+    row: &PgRow,
+    settings: Settings,
+) -> Result<(String, Map<String, Json>), EngineError> {
+    let def = projection.def;
+    let (block, related_codes) = projection.block(row)?;
+    let code = block
+        .get(def.code)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut result = Map::new();
+    result.insert(def.block.to_string(), Json::Object(block));
+    if !projection.related.is_empty() {
+        let related = projection
+            .related_blocks(conn, registry, &related_codes)
+            .await?;
+        result.insert("related".into(), Json::Array(vec![Json::Object(related)]));
+    }
+    if settings.get_indicators && def.indicators.is_some() {
+        let indicators = indicators(conn, registry, def, &code).await?;
+        result.insert(
+            "indicators".into(),
+            Json::Array(vec![Json::Object(indicators)]),
+        );
+    }
+    Ok((code, result))
+}
+
+/// The `indicators` block (SPEC 8.1, 11.12): the extension row's fields (or `""`), the
+/// live counts after the key the definition names, `customer_ID` = the code.
+async fn indicators(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    def: &EntityDef,
+    code: &str,
+) -> Result<Map<String, Json>, EngineError> {
+    let Some(spec) = &def.indicators else {
+        return Ok(Map::new());
+    };
+    let Some(extension) = registry.get(spec.entity) else {
+        return Ok(Map::new());
+    };
+    let projection = Projection::new(extension, ResultType::Extended);
+    let mut qb = QueryBuilder::new("");
+    projection.push_select_from(&mut qb);
+    let link = extension
+        .field(spec.field)
+        .unwrap_or(extension.code_field());
+    qb.push(" WHERE ")
+        .push(column("t", link))
+        .push(" = ")
+        .push_bind(code.to_string());
+    qb.push(" ORDER BY ")
+        .push(column("t", extension.code_field()))
+        .push(" LIMIT 1");
+    let row = qb.build().fetch_optional(&mut *conn).await?;
+    let mut block = match row {
+        Some(row) => projection.block(&row)?.0,
+        None => projection.empty(),
+    };
+    block.insert(spec.field.to_string(), Json::String(code.to_string()));
+    let mut counts = Vec::new();
+    for live in &spec.live {
+        counts.push((live, live_count(conn, registry, live, code).await?));
+    }
+    let mut out = Map::new();
+    for (key, value) in block {
+        let renamed = spec
+            .renames
+            .iter()
+            .find(|(from, _)| *from == key)
+            .map(|(_, to)| *to);
+        out.insert(
+            renamed.map(String::from).unwrap_or_else(|| key.clone()),
+            value,
+        );
+        for (live, count) in counts.iter().filter(|(l, _)| l.after == key) {
+            out.insert(live.json.to_string(), Json::String(count.to_string()));
+        }
+    }
+    let missing: Vec<_> = counts
+        .iter()
+        .filter(|(l, _)| !out.contains_key(l.json))
+        .collect();
+    for (live, count) in missing {
+        out.insert(live.json.to_string(), Json::String(count.to_string()));
+    }
+    Ok(out)
+}
+
+async fn live_count(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    live: &super::definition::LiveCount,
+    code: &str,
+) -> Result<i64, EngineError> {
+    let Some(counted) = registry.get(live.entity) else {
+        return Ok(0);
+    };
+    let Some(field) = counted.field(live.field) else {
+        return Ok(0);
+    };
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM ");
+    qb.push(ident(counted.table))
+        .push(" t WHERE ")
+        .push(column("t", field))
+        .push(" = ");
+    qb.push_bind(code.to_string());
+    qb.push(" AND (").push(live.condition).push(")");
+    Ok(qb
+        .build()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get::<i64, _>(0)?)
+}

@@ -1,0 +1,82 @@
+//! SQL helpers. Identifiers come only from the `&'static str`s of definitions (STYLE
+//! section 4); every value goes through `push_bind`.
+
+use super::definition::{EntityDef, Field, Reference, Type};
+use crate::entities::Registry;
+
+/// Name of the generictype entity: its foreign keys render as `originalCode` (SPEC 3).
+pub const GENERICTYPE: &str = "generictype";
+/// Column holding the dynamic fields of an entity that has them (migration convention).
+pub const DYNAMIC_COLUMN: &str = "dynamicfields";
+
+/// A quoted identifier. Names come from definitions, never from a request.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `alias."column"`.
+pub fn column(alias: &str, field: &Field) -> String {
+    format!("{alias}.{}", ident(field.column))
+}
+
+/// The entity a foreign key points at, through the registry.
+pub fn target(registry: &Registry, reference: Reference) -> Option<&EntityDef> {
+    match reference {
+        Reference::Entity(name) => registry.get(name),
+        Reference::GenericType(_) => registry.get(GENERICTYPE),
+    }
+}
+
+/// Does this field point at a generictype row (rendered as its `originalCode`)?
+pub fn is_generictype(field: &Field) -> bool {
+    matches!(
+        field.reference,
+        Some(Reference::GenericType(_)) | Some(Reference::Entity(GENERICTYPE))
+    )
+}
+
+/// The expression that renders a column as the wire text of SPEC section 3.
+pub fn display_expr(alias: &str, field: &Field) -> String {
+    let col = column(alias, field);
+    if is_generictype(field) {
+        return format!(
+            "(SELECT g.\"originalCode\" FROM sw_data_generictype g WHERE g.codegenerictype = {col})"
+        );
+    }
+    match field.ty {
+        Type::Varchar(_) | Type::Text => col,
+        // float8's text form is the shortest exact one since PostgreSQL 12: "0", "0.5", "200".
+        Type::Int | Type::Double => format!("{col}::text"),
+        Type::Bool => format!("CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0' END"),
+        Type::Date => format!("to_char({col}, 'YYYY-MM-DD')"),
+        Type::DateTime => format!("to_char({col}, 'YYYY-MM-DD HH24:MI:SS')"),
+    }
+}
+
+/// Escape `%`, `_` and `\` for a LIKE pattern built around a bound value.
+pub fn like_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("postalCode"), "\"postalCode\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

@@ -1,0 +1,216 @@
+//! Values on the wire and in PostgreSQL (SPEC section 3, "Values on the way in"): one
+//! function parses a JSON value into a typed `Value` for a field's type, one binds a `Value`
+//! to a query. The way out is SQL (`sql::display_expr`): every column is rendered as text.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde_json::Value as Json;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::definition::Type;
+
+/// A typed field value, ready to bind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Int(i32),
+    Double(f64),
+    Bool(bool),
+    Date(NaiveDate),
+    DateTime(NaiveDateTime),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parse a request value for a field of type `ty`. `null` and `""` are `Value::Null`
+/// (SPEC 3: they clear a nullable field; 11.8: on create they mean "not given").
+/// `Err` carries a message for the reply's details.
+pub fn parse(ty: Type, json: &Json) -> Result<Value, String> {
+    let text = match json {
+        Json::Null => return Ok(Value::Null),
+        Json::String(s) if s.is_empty() => return Ok(Value::Null),
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        Json::Bool(b) => {
+            return match ty {
+                Type::Bool => Ok(Value::Bool(*b)),
+                _ => Err(format!("expected {}, got a boolean", type_name(ty))),
+            }
+        }
+        Json::Array(_) | Json::Object(_) => {
+            return Err(format!(
+                "expected {}, got a JSON {}",
+                type_name(ty),
+                kind(json)
+            ))
+        }
+    };
+    parse_text(ty, &text)
+}
+
+/// Parse the text form of a value (also used for LIST filter values).
+pub fn parse_text(ty: Type, text: &str) -> Result<Value, String> {
+    match ty {
+        Type::Varchar(n) => {
+            let len = text.chars().count();
+            if len > n as usize {
+                Err(format!("longer than {n} characters ({len})"))
+            } else {
+                Ok(Value::Text(text.to_string()))
+            }
+        }
+        Type::Text => {
+            if text.chars().count() > 65_535 {
+                Err("longer than 65535 characters".to_string())
+            } else {
+                Ok(Value::Text(text.to_string()))
+            }
+        }
+        Type::Int => text
+            .trim()
+            .parse::<i32>()
+            .map(Value::Int)
+            .map_err(|_| format!("not an integer: {text:?}")),
+        Type::Double => match text.trim().parse::<f64>() {
+            Ok(d) if d.is_finite() => Ok(Value::Double(d)),
+            _ => Err(format!("not a number: {text:?}")),
+        },
+        Type::Bool => match text.trim() {
+            "0" | "false" => Ok(Value::Bool(false)),
+            "1" | "true" => Ok(Value::Bool(true)),
+            _ => Err(format!("not a bool (0, 1, true, false): {text:?}")),
+        },
+        Type::Date => parse_datetime(text)
+            .map(|d| Value::Date(d.date()))
+            .ok_or_else(|| format!("not a date (YYYY-MM-DD): {text:?}")),
+        Type::DateTime => parse_datetime(text)
+            .map(Value::DateTime)
+            .ok_or_else(|| format!("not a date (YYYY-MM-DD[ HH:MM[:SS]]): {text:?}")),
+    }
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD HH:MM:SS` (SPEC section 3).
+pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
+    let t = text.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Some(d.and_time(NaiveTime::MIN));
+    }
+    NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
+        .ok()
+}
+
+fn type_name(ty: Type) -> &'static str {
+    match ty {
+        Type::Varchar(_) | Type::Text => "a string",
+        Type::Int => "an integer",
+        Type::Double => "a number",
+        Type::Bool => "a bool",
+        Type::Date => "a date",
+        Type::DateTime => "a date and time",
+    }
+}
+
+fn kind(json: &Json) -> &'static str {
+    match json {
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+        _ => "scalar",
+    }
+}
+
+/// Bind `value` for a column of type `ty`. A null is bound with the column's type, so
+/// PostgreSQL never has to guess it.
+pub fn push_bind(qb: &mut QueryBuilder<'_, Postgres>, ty: Type, value: &Value) {
+    match (value, ty) {
+        (Value::Text(s), _) => qb.push_bind(s.clone()),
+        (Value::Int(i), _) => qb.push_bind(*i),
+        (Value::Double(d), _) => qb.push_bind(*d),
+        (Value::Bool(b), _) => qb.push_bind(*b),
+        (Value::Date(d), _) => qb.push_bind(*d),
+        (Value::DateTime(d), _) => qb.push_bind(*d),
+        (Value::Null, Type::Varchar(_) | Type::Text) => qb.push_bind(None::<String>),
+        (Value::Null, Type::Int) => qb.push_bind(None::<i32>),
+        (Value::Null, Type::Double) => qb.push_bind(None::<f64>),
+        (Value::Null, Type::Bool) => qb.push_bind(None::<bool>),
+        (Value::Null, Type::Date) => qb.push_bind(None::<NaiveDate>),
+        (Value::Null, Type::DateTime) => qb.push_bind(None::<NaiveDateTime>),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn empty_string_and_null_are_null() {
+        assert_eq!(parse(Type::Int, &json!("")), Ok(Value::Null));
+        assert_eq!(parse(Type::Varchar(3), &json!(null)), Ok(Value::Null));
+    }
+
+    #[test]
+    fn bool_accepts_the_six_spellings_only() {
+        for (v, b) in [
+            (json!(0), false),
+            (json!("1"), true),
+            (json!(true), true),
+            (json!("false"), false),
+        ] {
+            assert_eq!(parse(Type::Bool, &v), Ok(Value::Bool(b)));
+        }
+        assert!(parse(Type::Bool, &json!("2")).is_err());
+        assert!(parse(Type::Bool, &json!("yes")).is_err());
+    }
+
+    #[test]
+    fn varchar_longer_than_its_length_is_rejected() {
+        assert!(parse(Type::Varchar(3), &json!("abcd")).is_err());
+        assert_eq!(
+            parse(Type::Varchar(4), &json!("éèàç")),
+            Ok(Value::Text("éèàç".into()))
+        );
+    }
+
+    #[test]
+    fn numbers_accept_strings_and_json_numbers() {
+        assert_eq!(parse(Type::Double, &json!("0.00")), Ok(Value::Double(0.0)));
+        assert_eq!(parse(Type::Double, &json!(2.5)), Ok(Value::Double(2.5)));
+        assert_eq!(parse(Type::Int, &json!(23)), Ok(Value::Int(23)));
+        assert!(parse(Type::Int, &json!("2.5")).is_err());
+        assert!(parse(Type::Double, &json!("abc")).is_err());
+        assert!(parse(Type::Double, &json!("NaN")).is_err());
+    }
+
+    #[test]
+    fn dates_accept_three_forms() {
+        let d = NaiveDate::from_ymd_opt(2020, 6, 1).unwrap();
+        assert_eq!(parse(Type::Date, &json!("2020-06-01")), Ok(Value::Date(d)));
+        assert_eq!(
+            parse(Type::DateTime, &json!("2020-06-01 10:30")),
+            Ok(Value::DateTime(d.and_hms_opt(10, 30, 0).unwrap()))
+        );
+        assert_eq!(
+            parse(Type::DateTime, &json!("2020-06-01 10:30:15")),
+            Ok(Value::DateTime(d.and_hms_opt(10, 30, 15).unwrap()))
+        );
+        assert!(parse(Type::Date, &json!("01/06/2020")).is_err());
+        assert!(parse(Type::DateTime, &json!("2020-13-01")).is_err());
+    }
+
+    #[test]
+    fn objects_and_arrays_are_rejected() {
+        assert!(parse(Type::Text, &json!({"a": 1})).is_err());
+        assert!(parse(Type::Varchar(9), &json!([1])).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Reply encoding (SPEC section 3): an outcome or an error becomes the reply body. Pure:
+//! no AMQP, no database.
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::engine::error::{ErrorCode, FieldError};
+use crate::engine::Outcome;
+
+/// `status` header and body field values.
+pub const STATUS_OK: &str = "ok";
+pub const STATUS_ERROR: &str = "error";
+
+/// A reply ready to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: &'static str,
+    /// `verb` header: the request's verb, or what was sent when it was not a known verb.
+    pub verb: String,
+    pub body: Json,
+}
+
+impl Reply {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+}
+
+fn head(status: &str, entity: &str, verb: &str, code: Option<&str>) -> Map<String, Json> {
+    let mut body = Map::new();
+    body.insert("status".into(), json!(status));
+    body.insert("entity".into(), json!(entity));
+    body.insert("verb".into(), json!(verb));
+    if let Some(code) = code {
+        body.insert("code".into(), json!(code));
+    }
+    body
+}
+
+/// The reply of an applied request.
+pub fn ok(entity: &str, outcome: &Outcome) -> Reply {
+    let (verb, body) = match outcome {
+        Outcome::Get { code, result } => {
+            let mut body = head(STATUS_OK, entity, "GET", Some(code));
+            body.insert("result".into(), Json::Object(result.clone()));
+            ("GET", body)
+        }
+        Outcome::List {
+            result,
+            count,
+            total,
+            limit,
+            offset,
+            has_more,
+        } => {
+            let mut body = head(STATUS_OK, entity, "LIST", None);
+            body.insert("count".into(), json!(count));
+            body.insert("total".into(), json!(total));
+            body.insert("limit".into(), json!(limit));
+            body.insert("offset".into(), json!(offset));
+            body.insert("hasMore".into(), json!(has_more));
+            body.insert("result".into(), Json::Object(result.clone()));
+            ("LIST", body)
+        }
+        Outcome::Put {
+            code,
+            created,
+            result,
+        } => {
+            let mut body = head(STATUS_OK, entity, "PUT", Some(code));
+            body.insert("created".into(), json!(created));
+            body.insert("result".into(), Json::Object(result.clone()));
+            ("PUT", body)
+        }
+        Outcome::Delete { code, deleted } => {
+            let mut body = head(STATUS_OK, entity, "DELETE", Some(code));
+            body.insert("deleted".into(), Json::Object(deleted.clone()));
+            ("DELETE", body)
+        }
+    };
+    Reply {
+        status: STATUS_OK,
+        verb: verb.to_string(),
+        body: Json::Object(body),
+    }
+}
+
+/// The reply of a request that was not applied. `details` lists every offending field.
+pub fn error(
+    entity: &str,
+    verb: &str,
+    code: Option<&str>,
+    error_code: ErrorCode,
+    message: &str,
+    details: &[FieldError],
+) -> Reply {
+    let mut body = head(STATUS_ERROR, entity, verb, code);
+    body.insert(
+        "error".into(),
+        json!({"code": error_code.as_str(), "message": message, "details": details}),
+    );
+    Reply {
+        status: STATUS_ERROR,
+        verb: verb.to_string(),
+        body: Json::Object(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_reply_has_created_beside_result() {
+        let outcome = Outcome::Put {
+            code: "C1".into(),
+            created: true,
+            result: Map::new(),
+        };
+        let reply = ok("customer", &outcome);
+        assert_eq!(
+            reply.body,
+            json!({"status":"ok","entity":"customer","verb":"PUT","code":"C1","created":true,"result":{}})
+        );
+        let keys: Vec<_> = reply.body.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["status", "entity", "verb", "code", "created", "result"]
+        );
+    }
+
+    #[test]
+    fn error_reply_names_every_field() {
+        let details = vec![
+            FieldError::new("customer", "workforce", json!("x"), "not an integer"),
+            FieldError::new("customer", "blocked", json!("2"), "not a bool"),
+        ];
+        let reply = error(
+            "customer",
+            "PUT",
+            Some("C1"),
+            ErrorCode::ValidationFailed,
+            "2 fields",
+            &details,
+        );
+        assert_eq!(reply.status, "error");
+        assert_eq!(reply.body["error"]["code"], "VALIDATION_FAILED");
+        assert_eq!(reply.body["error"]["details"][1]["field"], "blocked");
+    }
+
+    #[test]
+    fn list_reply_paging_fields_are_numbers_and_a_bool() {
+        let outcome = Outcome::List {
+            result: Map::new(),
+            count: 2,
+            total: 5,
+            limit: 2,
+            offset: 0,
+            has_more: true,
+        };
+        let body = ok("customer", &outcome).body;
+        assert_eq!(
+            (
+                body["count"].clone(),
+                body["total"].clone(),
+                body["hasMore"].clone()
+            ),
+            (json!(2), json!(5), json!(true))
+        );
+    }
+}
