@@ -1,0 +1,136 @@
+//! The binary: parse the command line, set up logs, run one subcommand. The only home of
+//! `anyhow` and of exit codes.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+use webhook_worker::call::{CallOptions, Client};
+use webhook_worker::cli::{CallArgs, Cli, Command, ImportArgs};
+use webhook_worker::config::Settings;
+use webhook_worker::entities::Registry;
+use webhook_worker::startup::Worker;
+use webhook_worker::transport::topology::{QueueKind, Topology};
+use webhook_worker::{database, import, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(settings) => run(settings).await,
+        Command::Call(args) => call(args).await,
+        Command::Import(args) => import_file(args).await,
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init_subscriber(settings.log_json, "info,sqlx=warn,lapin=warn");
+    tracing::info!(?settings, "starting");
+    let worker = Worker::build(settings)
+        .await
+        .context("worker start-up failed")?;
+    tracing::info!(addr = %worker.metrics_addr(), "serving /metrics, /healthz, /readyz");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    worker.run_until_stopped(shutdown).await;
+    Ok(())
+}
+
+/// SIGTERM or SIGINT cancels the worker (SPEC section 6, graceful shutdown).
+async fn signal_shutdown(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    // Still honour Ctrl-C.
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}
+
+async fn call(args: CallArgs) -> anyhow::Result<()> {
+    telemetry::init_subscriber(false, "warn");
+    let text = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?
+    };
+    let mut body: Json = serde_json::from_str(&text).context("the request file is not JSON")?;
+    if let (Some(verb), Some(map)) = (&args.verb, body.as_object_mut()) {
+        map.insert("verb".into(), Json::String(verb.clone()));
+    }
+    let topology = Topology::new(
+        args.connections.topology_prefix.clone(),
+        QueueKind::Quorum,
+        0,
+    );
+    let client = Client::connect(&args.connections.amqp_url, topology)
+        .await
+        .context("connecting to RabbitMQ")?;
+    let options = CallOptions {
+        message_id: args.message_id.clone(),
+        webhook_version: args
+            .webhook_version
+            .as_deref()
+            .map(|v| lapin::types::AMQPValue::LongString(v.into())),
+        ..CallOptions::default()
+    };
+    let reply = client
+        .call(
+            &args.entity,
+            &body,
+            &options,
+            Duration::from_secs(args.wait),
+        )
+        .await
+        .context("calling the worker (is `webhook-worker run` running?)")?;
+    println!("{}", serde_json::to_string_pretty(&reply.body)?);
+    client.close().await;
+    if reply.headers.get("status").map(String::as_str) == Some("error") {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+async fn import_file(args: ImportArgs) -> anyhow::Result<()> {
+    telemetry::init_subscriber(false, "warn");
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let data: Json = serde_json::from_str(&text).context("the import file is not JSON")?;
+    let pool = database::prepare(&args.connections.database_url, 4).await?;
+    let summary = import::import(&pool, &Registry::standard(), &data).await?;
+    println!(
+        "created {}, updated {}, failed {}",
+        summary.created,
+        summary.updated,
+        summary.failed.len()
+    );
+    for failure in &summary.failed {
+        eprintln!("{failure}");
+    }
+    if !summary.failed.is_empty() {
+        anyhow::bail!("{} row(s) failed to import", summary.failed.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! The worker's life: `Worker::build` does every fallible step of start-up (database,
+//! migrations, metrics listener); `run_until_stopped` connects to RabbitMQ (reconnecting
+//! with backoff), declares the topology, consumes every served entity's queue with a
+//! bounded number of requests in flight, and drains on shutdown (SPEC sections 6 and 7).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, Consumer};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::database::{self, DatabaseError};
+use crate::entities::Registry;
+use crate::ops::http::{self, Readiness};
+use crate::ops::metrics::Metrics;
+use crate::ordering::Ordering;
+use crate::pipeline::{self, Context};
+use crate::request;
+use crate::transport::connection::{connect_with_backoff, safe_url};
+use crate::transport::publisher::Publisher;
+use crate::transport::topology::Topology;
+use crate::transport::TransportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("unknown entity {0:?} in --entities")]
+    UnknownEntity(String),
+}
+
+/// A worker ready to run.
+pub struct Worker {
+    settings: Arc<Settings>,
+    registry: Registry,
+    entities: Vec<&'static str>,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    listener: Option<TcpListener>,
+}
+
+impl Worker {
+    /// Check the settings, prepare the database, bind the metrics listener.
+    pub async fn build(settings: Settings) -> Result<Worker, StartupError> {
+        let registry = Registry::standard();
+        let entities = served_entities(&registry, &settings.entities)?;
+        let pool =
+            database::prepare(&settings.connections.database_url, settings.db_pool_size).await?;
+        let listener = TcpListener::bind(settings.metrics_addr)
+            .await
+            .map_err(|source| StartupError::Listen {
+                addr: settings.metrics_addr,
+                source,
+            })?;
+        Ok(Worker {
+            settings: Arc::new(settings),
+            registry,
+            entities,
+            pool,
+            metrics: Arc::new(Metrics::new()?),
+            readiness: Arc::new(Readiness::new()),
+            listener: Some(listener),
+        })
+    }
+
+    fn take_listener(&mut self) -> Option<TcpListener> {
+        self.listener.take()
+    }
+
+    /// Where /metrics, /healthz and /readyz listen (the real port when 0 was asked).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .unwrap_or(self.settings.metrics_addr)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn readiness(&self) -> Arc<Readiness> {
+        self.readiness.clone()
+    }
+
+    pub fn topology(&self) -> Topology {
+        topology_of(&self.settings)
+    }
+
+    /// Run until `shutdown` is cancelled; then stop consuming, let in-flight requests
+    /// finish (bounded by the shutdown timeout), and close.
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) {
+        let background = TaskTracker::new();
+        let listener = self.take_listener();
+        let (metrics, readiness) = (self.metrics.clone(), self.readiness.clone());
+        let http_cancel = shutdown.child_token();
+        if let Some(listener) = listener {
+            background.spawn(async move {
+                if let Err(e) = http::serve(listener, metrics, readiness, http_cancel).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            });
+        }
+        background.spawn(watch_database(
+            self.pool.clone(),
+            self.metrics.clone(),
+            self.readiness.clone(),
+            self.settings.clone(),
+            shutdown.clone(),
+        ));
+        let shared = Shared {
+            ordering: Arc::new(Ordering::new()),
+            in_flight: Arc::new(Semaphore::new(self.settings.max_in_flight.max(1))),
+            tracker: TaskTracker::new(),
+        };
+        while let Some(connection) =
+            connect_with_backoff(&self.settings.connections.amqp_url, &shutdown).await
+        {
+            tracing::info!(url = %safe_url(&self.settings.connections.amqp_url), "connected to RabbitMQ");
+            self.metrics.broker_connected.set(1);
+            self.readiness.set_broker(true);
+            let stopped = match self.serve_connection(&connection, &shared, &shutdown).await {
+                Ok(stopped) => stopped,
+                Err(e) => {
+                    tracing::warn!(error = %e, "broker connection failed");
+                    false
+                }
+            };
+            self.readiness.set_consumers(false);
+            self.readiness.set_broker(false);
+            self.metrics.broker_connected.set(0);
+            if stopped {
+                drain(&shared.tracker, self.settings.shutdown_timeout()).await;
+                // Unacked deliveries go back to their queues when the connection closes.
+                if let Err(e) = connection.close(200, "shutdown".into()).await {
+                    tracing::debug!(error = %e, "closing the broker connection");
+                }
+                break;
+            }
+            tracing::warn!("lost the broker connection; reconnecting");
+        }
+        shutdown.cancel();
+        background.close();
+        background.wait().await;
+        self.pool.close().await;
+        tracing::info!("worker stopped");
+    }
+
+    /// Serve one broker connection. `Ok(true)`: shutdown was asked; `Ok(false)`: the
+    /// connection or a channel was lost and the caller reconnects.
+    async fn serve_connection(
+        &self,
+        connection: &Connection,
+        shared: &Shared,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, TransportError> {
+        let topology = topology_of(&self.settings);
+        let declare = connection.create_channel().await?;
+        topology.declare(&declare, &self.entities).await?;
+        let ctx = Arc::new(Context {
+            pool: self.pool.clone(),
+            registry: self.registry.clone(),
+            topology: topology.clone(),
+            publisher: Publisher::open(connection).await?,
+            metrics: self.metrics.clone(),
+            settings: self.settings.clone(),
+        });
+        let stop = shutdown.child_token();
+        let mut consumers = JoinSet::new();
+        let mut channels = Vec::new();
+        for &entity in &self.entities {
+            let channel = connection.create_channel().await?;
+            channel
+                .basic_qos(self.settings.prefetch, BasicQosOptions::default())
+                .await?;
+            let consumer = channel
+                .basic_consume(
+                    topology.request_queue(entity).into(),
+                    format!("webhook-worker.{entity}").into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            channels.push((channel, consumer.tag()));
+            consumers.spawn(consume(
+                entity,
+                consumer,
+                ctx.clone(),
+                shared.clone(),
+                stop.clone(),
+            ));
+        }
+        self.readiness.set_consumers(true);
+        tracing::info!(entities = ?self.entities, "consuming");
+        let stopped = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = consumers.join_next() => false,
+        };
+        stop.cancel();
+        if stopped {
+            // Stop deliveries; what was delivered but not started is requeued on close.
+            for (channel, tag) in &channels {
+                if let Err(e) = channel
+                    .basic_cancel(tag.clone(), BasicCancelOptions::default())
+                    .await
+                {
+                    tracing::debug!(error = %e, "cancelling a consumer");
+                }
+            }
+        }
+        consumers.shutdown().await;
+        Ok(stopped)
+    }
+}
+
+/// What every connection's consumers share: per-code order, the in-flight bound, and the
+/// tracker of running requests (drained on shutdown).
+#[derive(Clone)]
+struct Shared {
+    ordering: Arc<Ordering>,
+    in_flight: Arc<Semaphore>,
+    tracker: TaskTracker,
+}
+
+/// Consume one entity's queue until the stream ends (connection lost) or `stop`.
+async fn consume(
+    entity: &'static str,
+    mut consumer: Consumer,
+    ctx: Arc<Context>,
+    shared: Shared,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            next = consumer.next() => next,
+        };
+        let delivery = match next {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(e)) => {
+                tracing::warn!(%entity, error = %e, "consumer failed");
+                return;
+            }
+            None => return,
+        };
+        if !ctx.publisher.is_open() {
+            tracing::warn!(%entity, "publisher channel closed");
+            return;
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            permit = shared.in_flight.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return, // the semaphore is never closed
+            },
+        };
+        let Some(def) = ctx.registry.get(entity) else {
+            return;
+        };
+        let envelope = pipeline::envelope_of(&delivery);
+        let decoded = request::decode(&envelope, ctx.settings.max_body_bytes);
+        let key = decoded
+            .as_ref()
+            .ok()
+            .and_then(|r| request::ordering_code(r, def.block, def.code))
+            .map(|code| format!("{entity}\u{0}{code}"));
+        let mut turn = shared.ordering.enter(key);
+        let ctx = ctx.clone();
+        shared.tracker.spawn(async move {
+            turn.wait().await;
+            if let Some(def) = ctx.registry.get(entity) {
+                pipeline::handle(ctx.clone(), def, delivery, decoded).await;
+            }
+            drop(turn);
+            drop(permit);
+        });
+    }
+}
+
+/// Wait for in-flight requests, at most `timeout` (SPEC section 6, graceful shutdown).
+async fn drain(tracker: &TaskTracker, timeout: Duration) {
+    tracker.close();
+    if tokio::time::timeout(timeout, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            ?timeout,
+            "in-flight requests did not finish in time; they will be redelivered"
+        );
+    }
+}
+
+/// Readiness and pool metrics for the database, and pruning of idempotency records.
+async fn watch_database(
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_prune: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let up = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+        readiness.set_database(up);
+        metrics.database_connected.set(up as i64);
+        let idle = pool.num_idle() as i64;
+        metrics
+            .db_pool_connections
+            .with_label_values(&["idle"])
+            .set(idle);
+        metrics
+            .db_pool_connections
+            .with_label_values(&["used"])
+            .set(pool.size() as i64 - idle);
+        if up && last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            last_prune = Some(tokio::time::Instant::now());
+            match crate::engine::idempotency::prune(&pool, settings.retention()).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned idempotency records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning idempotency records failed"),
+            }
+        }
+    }
+}
+
+fn topology_of(settings: &Settings) -> Topology {
+    Topology::new(
+        settings.connections.topology_prefix.clone(),
+        settings.queue_type,
+        settings.delivery_limit,
+    )
+}
+
+/// The entities of `--entities` (all when empty), checked against the registry.
+fn served_entities(
+    registry: &Registry,
+    wanted: &[String],
+) -> Result<Vec<&'static str>, StartupError> {
+    let wanted: Vec<&str> = wanted
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(registry.names());
+    }
+    wanted
+        .into_iter()
+        .map(|w| {
+            registry
+                .get(w)
+                .map(|d| d.name)
+                .ok_or_else(|| StartupError::UnknownEntity(w.to_string()))
+        })
+        .collect()
+}
