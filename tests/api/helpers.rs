@@ -1,0 +1,262 @@
+//! The test harness: `spawn_worker()` starts a real worker in this process against the
+//! local RabbitMQ and PostgreSQL, with its own database (`test_<uuid>`, created and
+//! migrated by the worker itself), its own topology prefix (`t<uuid>.`) and /metrics on
+//! port 0, and loads the demo data set. Helpers speak the spec's words: `call`,
+//! `dead_letters`, `row`, `stop`.
+
+// Each test module uses a different part of the harness.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicGetOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde_json::Value as Json;
+use sqlx::{PgPool, Row};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use webhook_worker::call::{CallOptions, Client, Reply};
+use webhook_worker::config::Settings;
+use webhook_worker::entities::Registry;
+use webhook_worker::ops::http::Readiness;
+use webhook_worker::startup::Worker;
+use webhook_worker::transport::connection;
+use webhook_worker::transport::dead_letter::header_str;
+use webhook_worker::transport::topology::Topology;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// A failure bound for waiting on replies, never a pause.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Settings of a test worker: its own database and topology prefix, metrics on port 0.
+pub fn test_settings(entities: &[&str]) -> Settings {
+    let id = unique();
+    let mut settings = Settings::default();
+    settings.connections.amqp_url = AMQP_URL.into();
+    settings.connections.database_url = format!("{PG_SERVER}/test_{id}");
+    settings.connections.topology_prefix = format!("t{id}.");
+    settings.metrics_addr = "127.0.0.1:0".parse().expect("a socket address");
+    settings.entities = entities.iter().map(|e| e.to_string()).collect();
+    settings.retry_base_ms = 10;
+    settings.db_pool_size = 8;
+    settings
+}
+
+/// A running worker and a client to talk to it.
+pub struct TestWorker {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub client: Client,
+    pub topology: Topology,
+    pub metrics_addr: std::net::SocketAddr,
+    cancel: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// A worker serving `customer` and `customerextension`, with the demo data loaded.
+pub async fn spawn_worker() -> TestWorker {
+    spawn_worker_with(test_settings(&["customer", "customerextension"])).await
+}
+
+pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
+    let worker = Worker::build(settings.clone()).await.expect("the worker builds");
+    let pool = worker.pool().clone();
+    let topology = worker.topology();
+    let metrics_addr = worker.metrics_addr();
+    let readiness = worker.readiness();
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(worker.run_until_stopped(cancel.clone()));
+    wait_ready(&readiness).await;
+    load_demo_data(&pool).await;
+    let client = Client::connect(AMQP_URL, topology.clone()).await.expect("the test client connects");
+    TestWorker { settings, pool, client, topology, metrics_addr, cancel, handle: Some(handle) }
+}
+
+/// Wait (bounded) until the worker consumes: its queues are declared then.
+pub async fn wait_ready(readiness: &Arc<Readiness>) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !(readiness.broker() && readiness.consumers()) {
+        assert!(tokio::time::Instant::now() < deadline, "the worker did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn load_demo_data(pool: &PgPool) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/demo-data.json")).expect("demo data");
+    let data: Json = serde_json::from_str(&text).expect("demo data is JSON");
+    let summary = webhook_worker::import::import(pool, &Registry::standard(), &data).await.expect("import");
+    assert!(summary.failed.is_empty(), "demo data failed: {:?}", summary.failed);
+}
+
+/// A seed example from tests/fixtures.
+pub fn fixture(name: &str) -> Json {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A dead letter as browsed from a DLQ.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub body: Vec<u8>,
+    pub headers: HashMap<String, String>,
+    pub message_id: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl DeadLetter {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(String::as_str).unwrap_or_else(|| panic!("dead letter has no header {name}: {:?}", self.headers))
+    }
+    pub fn body_json(&self) -> Json {
+        serde_json::from_slice(&self.body).unwrap_or(Json::Null)
+    }
+}
+
+impl TestWorker {
+    /// Send a request and wait for its reply.
+    pub async fn call(&self, entity: &str, body: Json) -> Reply {
+        self.call_with(entity, body, CallOptions::default()).await
+    }
+
+    pub async fn call_with(&self, entity: &str, body: Json, options: CallOptions) -> Reply {
+        self.client.call(entity, &body, &options, WAIT).await.expect("a reply")
+    }
+
+    /// Send raw bytes and wait for the reply.
+    pub async fn call_raw(&self, entity: &str, body: &[u8], options: CallOptions) -> Reply {
+        let (_, rx) = self.client.send_raw(entity, body, &options).await.expect("published");
+        webhook_worker::call::wait_reply(rx, WAIT).await.expect("a reply")
+    }
+
+    /// PUT the demo customer of seed 004.
+    pub async fn put_seed_customer(&self) -> Reply {
+        let reply = self.call("customer", fixture("customer_put.json")).await;
+        assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+        reply
+    }
+
+    /// Every message of E's dead-letter queue, once it holds at least `expected` (bounded
+    /// wait: the dead letter is confirmed just after the reply). Browsing leaves the queue
+    /// as it was: the channel closes without acking.
+    pub async fn dead_letters(&self, entity: &str, expected: usize) -> Vec<DeadLetter> {
+        let conn = connection::connect(AMQP_URL).await.expect("connect");
+        let queue = self.topology.dead_letter_queue(entity);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let channel = conn.create_channel().await.expect("channel");
+            let q = channel
+                .queue_declare(queue.as_str().into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+                .await
+                .expect("the DLQ exists");
+            if q.message_count() as usize >= expected || tokio::time::Instant::now() > deadline {
+                let mut out = Vec::new();
+                while let Some(m) = channel.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false }).await.expect("get") {
+                    let props = &m.delivery.properties;
+                    let headers = props.headers().as_ref();
+                    let names: Vec<String> = headers.map(|h| h.inner().keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+                    out.push(DeadLetter {
+                        body: m.delivery.data.clone(),
+                        headers: names.into_iter().filter_map(|n| header_str(headers, &n).map(|v| (n, v))).collect(),
+                        message_id: props.message_id().as_ref().map(|s| s.to_string()),
+                        correlation_id: props.correlation_id().as_ref().map(|s| s.to_string()),
+                    });
+                }
+                let _ = channel.close(200, "browsed".into()).await;
+                let _ = conn.close(200, "bye".into()).await;
+                return out;
+            }
+            let _ = channel.close(200, "polling".into()).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A row as JSON (column names as keys), by code.
+    pub async fn row(&self, table: &str, code_column: &str, code: &str) -> Option<Json> {
+        let sql = format!("SELECT to_jsonb(t)::text FROM {table} t WHERE \"{code_column}\" = $1");
+        let row = sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await.expect("query");
+        row.map(|r| serde_json::from_str(&r.get::<String, _>(0)).expect("jsonb"))
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query(sql).fetch_one(&self.pool).await.expect("count").get::<i64, _>(0)
+    }
+
+    /// A fingerprint of every business table, to show that a failed request changed nothing.
+    pub async fn snapshot(&self) -> String {
+        let mut all = String::new();
+        for table in ["sw_data_customer", "sw_data_customeruser", "sw_data_customercontact", "sw_data_customerextension", "webhook_inbox"] {
+            let sql = format!("SELECT coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), '') FROM {table} t");
+            let text: String = sqlx::query(&sql).fetch_one(&self.pool).await.expect("snapshot").get(0);
+            all.push_str(&text);
+            all.push('\n');
+        }
+        all
+    }
+
+    pub async fn metrics_text(&self) -> String {
+        let url = format!("http://{}/metrics", self.metrics_addr);
+        http_get(&url).await
+    }
+
+    /// Stop the worker and wait until it has drained: every delivery acked or requeued,
+    /// every reply and dead letter confirmed. Queues and database stay for inspection.
+    pub async fn drain(&mut self) {
+        self.cancel.cancel();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// Stop, then check that E's DLQ is empty (for errors that are not dead-lettered).
+    pub async fn stop_and_check_no_dead_letter(mut self, entity: &str) {
+        self.drain().await;
+        let letters = self.dead_letters(entity, 0).await;
+        assert!(letters.is_empty(), "unexpected dead letters: {letters:?}");
+        self.stop().await;
+    }
+
+    /// Stop the worker gracefully (drained: every delivery acked), delete its queues and
+    /// its database.
+    pub async fn stop(mut self) {
+        self.drain().await;
+        cleanup(&self.settings, &self.topology).await;
+    }
+}
+
+/// Delete a test's topology and database.
+pub async fn cleanup(settings: &Settings, topology: &Topology) {
+    if let Ok(conn) = connection::connect(AMQP_URL).await {
+        if let Ok(channel) = conn.create_channel().await {
+            let names = Registry::standard().names();
+            let _ = topology.delete(&channel, &names).await;
+        }
+        let _ = conn.close(200, "bye".into()).await;
+    }
+    let name = settings.connections.database_url.rsplit('/').next().unwrap_or_default().to_string();
+    if let Ok(admin) = PgPool::connect(&format!("{PG_SERVER}/postgres")).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
+        admin.close().await;
+    }
+}
+
+/// A minimal HTTP/1.1 GET (the tests need no HTTP client crate).
+pub async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect to the metrics server");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response
+}
