@@ -1,5 +1,6 @@
 //! One integration-test binary (STYLE section 7): real RabbitMQ and PostgreSQL, a database
 //! and a topology prefix per test, so tests run in parallel and repeatedly.
 
+mod delivery;
 mod helpers;
 mod smoke;

@@ -1,0 +1,261 @@
+//! Delivery guarantees (SPEC section 6): per-code order with concurrency across codes,
+//! nothing lost when the worker process is killed mid-stream, graceful shutdown.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use serde_json::{json, Value as Json};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::sync::oneshot::error::TryRecvError;
+
+use webhook_worker::call::{CallOptions, Client, Reply};
+use webhook_worker::transport::connection;
+
+use crate::helpers::{
+    cleanup, load_demo_data, spawn_worker, test_settings, unique, AMQP_URL, WAIT,
+};
+
+/// Publish a request without waiting: the receiver gets its reply.
+async fn send(client: &Client, body: Json) -> oneshot::Receiver<Reply> {
+    let bytes = serde_json::to_vec(&body).expect("json");
+    client
+        .send_raw("customer", &bytes, &CallOptions::default())
+        .await
+        .expect("published")
+        .1
+}
+
+fn put(code: &str, name: &str) -> Json {
+    json!({"verb": "PUT", "customer": {"codecustomer": code, "name": name}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_one_code_wait_their_turn_while_other_codes_run() {
+    let app = spawn_worker().await;
+    let (a, b) = (format!("A{}", unique()), format!("B{}", unique()));
+    app.call("customer", put(&a, "created")).await;
+    app.call("customer", put(&b, "created")).await;
+    // Hold A's row so that a PUT of A blocks inside its transaction.
+    let mut lock = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM sw_data_customer WHERE codecustomer = $1 FOR UPDATE")
+        .bind(&a)
+        .execute(&mut *lock)
+        .await
+        .expect("lock A");
+    let mut first = send(&app.client, put(&a, "first")).await;
+    let mut second = send(&app.client, put(&a, "second")).await;
+    let other = send(&app.client, put(&b, "other")).await;
+
+    // B is answered while A's first PUT is still blocked: codes run concurrently.
+    let b_reply = webhook_worker::call::wait_reply(other, WAIT)
+        .await
+        .expect("B's reply");
+    assert_eq!(b_reply.body["result"]["customer"]["name"], "other");
+    assert!(
+        matches!(first.try_recv(), Err(TryRecvError::Empty)),
+        "A's first PUT cannot be done yet"
+    );
+    assert!(
+        matches!(second.try_recv(), Err(TryRecvError::Empty)),
+        "A's second PUT waits its turn"
+    );
+    lock.rollback().await.expect("release A");
+    let first = webhook_worker::call::wait_reply(first, WAIT)
+        .await
+        .expect("first reply");
+    let second = webhook_worker::call::wait_reply(second, WAIT)
+        .await
+        .expect("second reply");
+
+    // A's PUTs were applied in arrival order.
+    assert_eq!(first.body["result"]["customer"]["name"], "first");
+    assert_eq!(second.body["result"]["customer"]["name"], "second");
+    let row = app
+        .row("sw_data_customer", "codecustomer", &a)
+        .await
+        .expect("A exists");
+    assert_eq!(row["name"], "second");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_puts_for_one_code_are_applied_in_arrival_order() {
+    let app = spawn_worker().await;
+    let code = format!("O{}", unique());
+    let mut pending = Vec::new();
+    for i in 0..40 {
+        let bytes = serde_json::to_vec(&put(&code, &format!("n{i}"))).expect("json");
+        pending.push(
+            app.client
+                .send_raw("customer", &bytes, &CallOptions::default())
+                .await
+                .expect("published")
+                .1,
+        );
+    }
+
+    for (i, rx) in pending.into_iter().enumerate() {
+        let reply = webhook_worker::call::wait_reply(rx, WAIT)
+            .await
+            .expect("a reply");
+        // Each PUT's reply shows its own name: none was overtaken by a later one.
+        assert_eq!(reply.body["result"]["customer"]["name"], format!("n{i}"));
+        assert_eq!(reply.body["created"], i == 0);
+    }
+    let row = app
+        .row("sw_data_customer", "codecustomer", &code)
+        .await
+        .expect("exists");
+    assert_eq!(row["name"], "n39");
+    app.stop().await;
+}
+
+/// A worker process of the built binary, on the test's database and topology.
+fn start_process(settings: &webhook_worker::config::Settings) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_webhook-worker"))
+        .arg("run")
+        .env("AMQP_URL", &settings.connections.amqp_url)
+        .env("DATABASE_URL", &settings.connections.database_url)
+        .env("TOPOLOGY_PREFIX", &settings.connections.topology_prefix)
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("ENTITIES", "customer")
+        .env("MAX_IN_FLIGHT", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the worker binary starts")
+}
+
+/// Wait (bounded) until a consumer is attached to the request queue.
+async fn wait_consumer(queue: &str) {
+    let conn = connection::connect(AMQP_URL).await.expect("connect");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let channel = conn.create_channel().await.expect("channel");
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        if matches!(&declared, Ok(q) if q.consumer_count() > 0) {
+            let _ = conn.close(200, "bye".into()).await;
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no consumer on {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_stream_loses_nothing_and_applies_each_request_once() {
+    let settings = test_settings(&["customer"]);
+    let topology = webhook_worker::transport::topology::Topology::new(
+        settings.connections.topology_prefix.clone(),
+        settings.queue_type,
+        settings.delivery_limit,
+    );
+    let mut first = start_process(&settings);
+    wait_consumer(&topology.request_queue("customer")).await;
+    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
+        .await
+        .expect("db");
+    load_demo_data(&pool).await;
+    let client = Client::connect(AMQP_URL, topology.clone())
+        .await
+        .expect("client");
+    let run = unique();
+    const N: usize = 300;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut waiters = Vec::new();
+    for i in 0..N {
+        let options = CallOptions {
+            message_id: Some(format!("{run}-{i}")),
+            ..CallOptions::default()
+        };
+        let bytes =
+            serde_json::to_vec(&put(&format!("K{run}-{i}"), &format!("name {i}"))).expect("json");
+        let (_, rx) = client
+            .send_raw("customer", &bytes, &options)
+            .await
+            .expect("published");
+        let answered = answered.clone();
+        waiters.push(tokio::spawn(async move {
+            let reply = webhook_worker::call::wait_reply(rx, Duration::from_secs(120)).await;
+            answered.fetch_add(1, Ordering::SeqCst);
+            reply
+        }));
+    }
+
+    // Kill the process (SIGKILL) once it is part-way through the stream.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while answered.load(Ordering::SeqCst) < N / 10 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first worker answered nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.start_kill().expect("kill");
+    let _ = first.wait().await;
+    let before_restart = answered.load(Ordering::SeqCst);
+    assert!(
+        before_restart < N,
+        "the kill came too late to test anything"
+    );
+    let mut second = start_process(&settings);
+
+    // Every request gets a reply, ok.
+    for waiter in waiters {
+        let reply = waiter
+            .await
+            .expect("join")
+            .expect("every request is answered");
+        assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+    }
+    // Exactly one applied effect per request: one row per code, one record per message_id.
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sw_data_customer WHERE codecustomer LIKE $1")
+            .bind(format!("K{run}-%"))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    let records: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_inbox WHERE message_id LIKE $1")
+            .bind(format!("{run}-%"))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!((rows, records), (N as i64, N as i64));
+    pool.close().await;
+
+    // SIGTERM: the second worker drains and exits 0.
+    let pid = second.id().expect("pid").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(60), second.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    client.close().await;
+    cleanup(&settings, &topology).await;
+}
