@@ -26,7 +26,7 @@ use crate::ops::metrics::Metrics;
 use crate::ordering::Ordering;
 use crate::pipeline::{self, Context};
 use crate::request;
-use crate::transport::connection::{connect_with_backoff, safe_url};
+use crate::transport::connection::{connect_with_backoff, safe_url, CONNECTION_NAME};
 use crate::transport::publisher::Publisher;
 use crate::transport::topology::Topology;
 use crate::transport::TransportError;
@@ -135,9 +135,13 @@ impl Worker {
             in_flight: Arc::new(Semaphore::new(self.settings.max_in_flight.max(1))),
             tracker: TaskTracker::new(),
         };
-        while let Some(connection) =
-            connect_with_backoff(&self.settings.connections.amqp_url, &shutdown).await
-        {
+        // Named with the topology prefix, so environments sharing a broker are told apart.
+        let name = format!(
+            "{CONNECTION_NAME} {}",
+            self.settings.connections.topology_prefix
+        );
+        let url = &self.settings.connections.amqp_url;
+        while let Some(connection) = connect_with_backoff(url, name.trim(), &shutdown).await {
             tracing::info!(url = %safe_url(&self.settings.connections.amqp_url), "connected to RabbitMQ");
             self.metrics.broker_connected.set(1);
             self.readiness.set_broker(true);

@@ -28,7 +28,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Returns `Err` when the URL is invalid, the broker is unreachable or refuses the login or
 /// the vhost.
 pub async fn connect(url: &str) -> Result<Connection, TransportError> {
-    let properties = ConnectionProperties::default().with_connection_name(CONNECTION_NAME.into());
+    connect_named(url, CONNECTION_NAME).await
+}
+
+/// [`connect`] with another connection name (the worker adds its topology prefix, so that
+/// operators and tests can tell environments apart on one broker).
+pub async fn connect_named(url: &str, name: &str) -> Result<Connection, TransportError> {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
     let runtime = lapin::runtime::default_runtime()?;
     Ok(Connection::connect_with_runtime(url, properties, runtime).await?)
 }
@@ -36,14 +42,18 @@ pub async fn connect(url: &str) -> Result<Connection, TransportError> {
 /// Connects to `url`, retrying with exponential backoff and jitter (100 ms doubling up to
 /// 5 s) and logging each failure without the password. Returns `None` once `cancel` fires
 /// (shutdown while the broker is away is not an error), never gives up otherwise.
-pub async fn connect_with_backoff(url: &str, cancel: &CancellationToken) -> Option<Connection> {
+pub async fn connect_with_backoff(
+    url: &str,
+    name: &str,
+    cancel: &CancellationToken,
+) -> Option<Connection> {
     let shown = safe_url(url);
     let mut attempt: u32 = 0;
     loop {
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => return None,
-            result = tokio::time::timeout(CONNECT_TIMEOUT, connect(url)) => result,
+            result = tokio::time::timeout(CONNECT_TIMEOUT, connect_named(url, name)) => result,
         };
         let error = match result {
             Ok(Ok(connection)) => {
@@ -151,7 +161,7 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         // Port 1 on localhost refuses connections; cancellation must win regardless.
-        let connection = connect_with_backoff("amqp://guest:guest@127.0.0.1:1/%2f", &cancel).await;
+        let connection = connect_with_backoff("amqp://guest:guest@127.0.0.1:1/%2f", CONNECTION_NAME, &cancel).await;
         assert!(connection.is_none());
     }
 

@@ -259,3 +259,63 @@ async fn a_worker_killed_mid_stream_loses_nothing_and_applies_each_request_once(
     client.close().await;
     cleanup(&settings, &topology).await;
 }
+
+/// The broker-side ids of the connections whose name carries `prefix`.
+async fn worker_connections(prefix: &str) -> Vec<String> {
+    let listed = Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ])
+        .output()
+        .await
+        .expect("rabbitmqctl list_connections");
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|l| l.contains(prefix))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_broker_connection_is_closed_reconnects_and_serves_again() {
+    let app = spawn_worker().await;
+    let prefix = app.settings.connections.topology_prefix.clone();
+    let code = format!("R{}", unique());
+    app.call("customer", put(&code, "before")).await;
+    let closed = worker_connections(&prefix).await;
+    assert_eq!(closed.len(), 1, "one worker connection");
+
+    // Closed from the broker side, as an operator or a broker restart would.
+    let status = Command::new("rabbitmqctl")
+        .args(["close_connection", &closed[0], "closed by a test"])
+        .status()
+        .await
+        .expect("rabbitmqctl close_connection");
+    assert!(status.success());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = worker_connections(&prefix).await;
+        if now.iter().any(|pid| !closed.contains(pid)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crate::helpers::wait_ready(&app.readiness).await;
+    let reply = app.call("customer", put(&code, "after")).await;
+
+    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+    let row = app
+        .row("sw_data_customer", "codecustomer", &code)
+        .await
+        .expect("exists");
+    assert_eq!(row["name"], "after");
+    app.stop().await;
+}

@@ -57,6 +57,7 @@ pub struct TestWorker {
     pub client: Client,
     pub topology: Topology,
     pub metrics_addr: std::net::SocketAddr,
+    pub readiness: Arc<Readiness>,
     cancel: CancellationToken,
     handle: Option<JoinHandle<()>>,
 }
@@ -67,7 +68,9 @@ pub async fn spawn_worker() -> TestWorker {
 }
 
 pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
-    let worker = Worker::build(settings.clone()).await.expect("the worker builds");
+    let worker = Worker::build(settings.clone())
+        .await
+        .expect("the worker builds");
     let pool = worker.pool().clone();
     let topology = worker.topology();
     let metrics_addr = worker.metrics_addr();
@@ -76,24 +79,48 @@ pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
     let handle = tokio::spawn(worker.run_until_stopped(cancel.clone()));
     wait_ready(&readiness).await;
     load_demo_data(&pool).await;
-    let client = Client::connect(AMQP_URL, topology.clone()).await.expect("the test client connects");
-    TestWorker { settings, pool, client, topology, metrics_addr, cancel, handle: Some(handle) }
+    let client = Client::connect(AMQP_URL, topology.clone())
+        .await
+        .expect("the test client connects");
+    TestWorker {
+        settings,
+        pool,
+        client,
+        topology,
+        metrics_addr,
+        readiness,
+        cancel,
+        handle: Some(handle),
+    }
 }
 
 /// Wait (bounded) until the worker consumes: its queues are declared then.
 pub async fn wait_ready(readiness: &Arc<Readiness>) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !(readiness.broker() && readiness.consumers()) {
-        assert!(tokio::time::Instant::now() < deadline, "the worker did not become ready");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not become ready"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 pub async fn load_demo_data(pool: &PgPool) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/demo-data.json")).expect("demo data");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/demo-data.json"
+    ))
+    .expect("demo data");
     let data: Json = serde_json::from_str(&text).expect("demo data is JSON");
-    let summary = webhook_worker::import::import(pool, &Registry::standard(), &data).await.expect("import");
-    assert!(summary.failed.is_empty(), "demo data failed: {:?}", summary.failed);
+    let summary = webhook_worker::import::import(pool, &Registry::standard(), &data)
+        .await
+        .expect("import");
+    assert!(
+        summary.failed.is_empty(),
+        "demo data failed: {:?}",
+        summary.failed
+    );
 }
 
 /// A seed example from tests/fixtures.
@@ -114,7 +141,10 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or_else(|| panic!("dead letter has no header {name}: {:?}", self.headers))
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("dead letter has no header {name}: {:?}", self.headers))
     }
     pub fn body_json(&self) -> Json {
         serde_json::from_slice(&self.body).unwrap_or(Json::Null)
@@ -128,13 +158,22 @@ impl TestWorker {
     }
 
     pub async fn call_with(&self, entity: &str, body: Json, options: CallOptions) -> Reply {
-        self.client.call(entity, &body, &options, WAIT).await.expect("a reply")
+        self.client
+            .call(entity, &body, &options, WAIT)
+            .await
+            .expect("a reply")
     }
 
     /// Send raw bytes and wait for the reply.
     pub async fn call_raw(&self, entity: &str, body: &[u8], options: CallOptions) -> Reply {
-        let (_, rx) = self.client.send_raw(entity, body, &options).await.expect("published");
-        webhook_worker::call::wait_reply(rx, WAIT).await.expect("a reply")
+        let (_, rx) = self
+            .client
+            .send_raw(entity, body, &options)
+            .await
+            .expect("published");
+        webhook_worker::call::wait_reply(rx, WAIT)
+            .await
+            .expect("a reply")
     }
 
     /// PUT the demo customer of seed 004.
@@ -154,18 +193,34 @@ impl TestWorker {
         loop {
             let channel = conn.create_channel().await.expect("channel");
             let q = channel
-                .queue_declare(queue.as_str().into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
                 .await
                 .expect("the DLQ exists");
             if q.message_count() as usize >= expected || tokio::time::Instant::now() > deadline {
                 let mut out = Vec::new();
-                while let Some(m) = channel.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false }).await.expect("get") {
+                while let Some(m) = channel
+                    .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                    .await
+                    .expect("get")
+                {
                     let props = &m.delivery.properties;
                     let headers = props.headers().as_ref();
-                    let names: Vec<String> = headers.map(|h| h.inner().keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+                    let names: Vec<String> = headers
+                        .map(|h| h.inner().keys().map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
                     out.push(DeadLetter {
                         body: m.delivery.data.clone(),
-                        headers: names.into_iter().filter_map(|n| header_str(headers, &n).map(|v| (n, v))).collect(),
+                        headers: names
+                            .into_iter()
+                            .filter_map(|n| header_str(headers, &n).map(|v| (n, v)))
+                            .collect(),
                         message_id: props.message_id().as_ref().map(|s| s.to_string()),
                         correlation_id: props.correlation_id().as_ref().map(|s| s.to_string()),
                     });
@@ -182,20 +237,38 @@ impl TestWorker {
     /// A row as JSON (column names as keys), by code.
     pub async fn row(&self, table: &str, code_column: &str, code: &str) -> Option<Json> {
         let sql = format!("SELECT to_jsonb(t)::text FROM {table} t WHERE \"{code_column}\" = $1");
-        let row = sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await.expect("query");
+        let row = sqlx::query(&sql)
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("query");
         row.map(|r| serde_json::from_str(&r.get::<String, _>(0)).expect("jsonb"))
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query(sql).fetch_one(&self.pool).await.expect("count").get::<i64, _>(0)
+        sqlx::query(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+            .get::<i64, _>(0)
     }
 
     /// A fingerprint of every business table, to show that a failed request changed nothing.
     pub async fn snapshot(&self) -> String {
         let mut all = String::new();
-        for table in ["sw_data_customer", "sw_data_customeruser", "sw_data_customercontact", "sw_data_customerextension", "webhook_inbox"] {
+        for table in [
+            "sw_data_customer",
+            "sw_data_customeruser",
+            "sw_data_customercontact",
+            "sw_data_customerextension",
+            "webhook_inbox",
+        ] {
             let sql = format!("SELECT coalesce(string_agg(to_jsonb(t)::text, '|' ORDER BY to_jsonb(t)::text), '') FROM {table} t");
-            let text: String = sqlx::query(&sql).fetch_one(&self.pool).await.expect("snapshot").get(0);
+            let text: String = sqlx::query(&sql)
+                .fetch_one(&self.pool)
+                .await
+                .expect("snapshot")
+                .get(0);
             all.push_str(&text);
             all.push('\n');
         }
@@ -241,9 +314,17 @@ pub async fn cleanup(settings: &Settings, topology: &Topology) {
         }
         let _ = conn.close(200, "bye".into()).await;
     }
-    let name = settings.connections.database_url.rsplit('/').next().unwrap_or_default().to_string();
+    let name = settings
+        .connections
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if let Ok(admin) = PgPool::connect(&format!("{PG_SERVER}/postgres")).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await;
         admin.close().await;
     }
 }
@@ -252,8 +333,13 @@ pub async fn cleanup(settings: &Settings, topology: &Topology) {
 pub async fn http_get(url: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect to the metrics server");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .expect("connect to the metrics server");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
