@@ -10,7 +10,6 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
-use serde_json::Value as Json;
 use sqlx::PgPool;
 use tokio_retry::strategy::{jitter, ExponentialBackoff};
 use tokio_retry::RetryIf;
@@ -115,12 +114,8 @@ pub async fn handle(
     );
     async move {
         let started = Instant::now();
-        let verb = verb_label(&delivery, &decoded);
+        let (verb, code) = labels(&delivery, &decoded, def, ctx.settings.max_body_bytes);
         tracing::Span::current().record("verb", verb.as_str());
-        let code = decoded
-            .as_ref()
-            .ok()
-            .and_then(|r| request::ordering_code(r, def.block, def.code));
         if let Some(code) = &code {
             tracing::Span::current().record("code", code.as_str());
         }
@@ -153,22 +148,27 @@ pub async fn handle(
     .await
 }
 
-/// The verb label: the decoded verb, or what was sent (bounded), for metrics and replies.
-fn verb_label(delivery: &Delivery, decoded: &Result<Request, DecodeError>) -> String {
+/// The verb and code a reply and the metrics name: from the decoded request, or, when it
+/// did not decode, read from the body as far as it is readable (never past the size
+/// limit), so that an error reply still names the code it is about (SPEC section 3).
+fn labels(
+    delivery: &Delivery,
+    decoded: &Result<Request, DecodeError>,
+    def: &EntityDef,
+    max_body_bytes: usize,
+) -> (String, Option<String>) {
     if let Ok(r) = decoded {
-        return r.verb.as_str().to_string();
+        return (
+            r.verb.as_str().to_string(),
+            request::ordering_code(r, def.block, def.code),
+        );
     }
-    let sent = serde_json::from_slice::<Json>(&delivery.data)
-        .ok()
-        .and_then(|b| {
-            b.get("verb")
-                .and_then(Json::as_str)
-                .map(str::to_ascii_uppercase)
-        });
-    match sent.as_deref() {
+    let (verb, code) = request::peek(&delivery.data, max_body_bytes, def.block, def.code);
+    let verb = match verb.map(|v| v.to_ascii_uppercase()).as_deref() {
         Some(v @ ("GET" | "PUT" | "LIST" | "DELETE")) => v.to_string(),
         Some(_) | None => "UNKNOWN".to_string(),
-    }
+    };
+    (verb, code)
 }
 
 /// SPEC section 6: transient faults are retried with exponential backoff and jitter; other

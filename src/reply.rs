@@ -14,7 +14,7 @@ pub const STATUS_ERROR: &str = "error";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: &'static str,
-    /// `verb` header: the request's verb, or what was sent when it was not a known verb.
+    /// `verb` header: the request's verb, or `UNKNOWN` when the body names no known verb.
     pub verb: String,
     pub body: Json,
 }

@@ -345,6 +345,38 @@ pub fn ordering_code(request: &Request, block: &str, code_field: &str) -> Option
     }
 }
 
+/// The verb and code of a body that did not decode, as far as it is a readable JSON object
+/// within `max_body_bytes`, for labelling its error reply.
+pub fn peek(
+    body: &[u8],
+    max_body_bytes: usize,
+    block: &str,
+    code_field: &str,
+) -> (Option<String>, Option<String>) {
+    if body.len() > max_body_bytes {
+        return (None, None);
+    }
+    let Ok(Json::Object(map)) = serde_json::from_slice::<Json>(body) else {
+        return (None, None);
+    };
+    let verb = map.get("verb").and_then(Json::as_str).map(String::from);
+    let code = match map.get("code") {
+        Some(Json::String(c)) if !c.is_empty() => Some(c.clone()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        _ => {
+            let entity = map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(block))
+                .and_then(|(_, v)| v.as_object());
+            entity
+                .and_then(|e| e.iter().find(|(k, _)| k.eq_ignore_ascii_case(code_field)))
+                .and_then(|(_, v)| v.as_str())
+                .map(String::from)
+        }
+    };
+    (verb, code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +503,21 @@ mod tests {
         );
         assert!(r.settings.get_indicators);
         assert!(!r.settings.get_partners);
+    }
+
+    #[test]
+    fn peek_reads_verb_and_code_of_a_body_that_did_not_decode() {
+        let body = br#"{"verb":"get","code":"C1","resultType":"full"}"#;
+        assert_eq!(
+            peek(body, 1024, "customer", "codecustomer"),
+            (Some("get".into()), Some("C1".into()))
+        );
+        let put = br#"{"verb":"PUT","customer":{"codecustomer":"C2"}}"#;
+        assert_eq!(
+            peek(put, 1024, "customer", "codecustomer").1,
+            Some("C2".into())
+        );
+        assert_eq!(peek(body, 10, "customer", "codecustomer"), (None, None));
     }
 
     #[test]

@@ -2,5 +2,6 @@
 //! and a topology prefix per test, so tests run in parallel and repeatedly.
 
 mod delivery;
+mod errors;
 mod helpers;
 mod smoke;
