@@ -99,7 +99,7 @@ pub struct Settings {
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
     /// Log as JSON lines.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    #[arg(long, env = "LOG_JSON", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
 }
 

@@ -141,14 +141,29 @@ impl Worker {
             self.settings.connections.topology_prefix
         );
         let url = &self.settings.connections.amqp_url;
+        let mut failures: u32 = 0;
         while let Some(connection) = connect_with_backoff(url, name.trim(), &shutdown).await {
             tracing::info!(url = %safe_url(&self.settings.connections.amqp_url), "connected to RabbitMQ");
             self.metrics.broker_connected.set(1);
             self.readiness.set_broker(true);
             let stopped = match self.serve_connection(&connection, &shared, &shutdown).await {
-                Ok(stopped) => stopped,
+                Ok(stopped) => {
+                    failures = 0;
+                    stopped
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "broker connection failed");
+                    // A setup that fails at once (e.g. a queue declared elsewhere with other
+                    // arguments) would otherwise reconnect in a hot loop.
+                    failures = failures.saturating_add(1);
+                    let pause = Duration::from_millis(250)
+                        .saturating_mul(1 << failures.min(7))
+                        .min(Duration::from_secs(30));
+                    tracing::error!(error = %e, retry_in = ?pause, "broker setup failed");
+                    let _ = connection.close(200, "setup failed".into()).await;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(pause) => {}
+                    }
                     false
                 }
             };

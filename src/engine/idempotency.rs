@@ -1,4 +1,4 @@
-//! Deduplication by message_id (SPEC section 6), inside the request's transaction:
+//! Deduplication by message_id (SPEC section 6), per entity, inside the request's transaction:
 //! `claim` records the id (or finds the outcome saved by an earlier delivery), `save`
 //! stores the outcome before the commit. A request that fails leaves no record.
 
@@ -30,10 +30,13 @@ pub async fn claim(
     if inserted == 1 {
         return Ok(NextAction::Process);
     }
-    let row = sqlx::query("SELECT outcome::text FROM webhook_inbox WHERE message_id = $1")
-        .bind(message_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT outcome::text FROM webhook_inbox WHERE entity = $2 AND message_id = $1",
+    )
+    .bind(message_id)
+    .bind(entity)
+    .fetch_one(&mut *conn)
+    .await?;
     let text: String = row.try_get(0)?;
     match serde_json::from_str::<Outcome>(&text) {
         Ok(outcome) => Ok(NextAction::Saved(outcome)),
@@ -45,14 +48,18 @@ pub async fn claim(
 pub async fn save(
     conn: &mut PgConnection,
     message_id: &str,
+    entity: &str,
     outcome: &Outcome,
 ) -> Result<(), EngineError> {
     let json = serde_json::to_string(outcome).unwrap_or_else(|_| "null".to_string());
-    sqlx::query("UPDATE webhook_inbox SET outcome = $2::jsonb WHERE message_id = $1")
-        .bind(message_id)
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_inbox SET outcome = $3::jsonb WHERE entity = $2 AND message_id = $1",
+    )
+    .bind(message_id)
+    .bind(entity)
+    .bind(json)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

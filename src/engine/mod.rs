@@ -82,7 +82,7 @@ pub async fn apply(
     }
     let outcome = run_verb(&mut tx, registry, def, request).await?;
     if let Some(id) = dedup_id {
-        idempotency::save(&mut tx, id, &outcome).await?;
+        idempotency::save(&mut tx, id, def.name, &outcome).await?;
     }
     tx.commit().await?;
     Ok(Applied {

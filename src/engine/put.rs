@@ -59,13 +59,19 @@ pub async fn put(
     let fk_errors = resolve_references(conn, registry, &mut rows).await?;
     errors.extend(check_scope(def, &rows[0]));
     if !errors.is_empty() {
+        // One code per reply: VALIDATION_FAILED, with every offending field in the details,
+        // the missing references too (SPEC section 3: "every offending field").
+        errors.extend(fk_errors);
         return Err(EngineError::Validation(errors));
     }
     if !fk_errors.is_empty() {
         return Err(EngineError::InvalidForeignKey(fk_errors));
     }
+    let recoded = recode(conn, def, &rows[0]).await?;
+    if recoded {
+        take_scope_default(def, &mut rows[0]);
+    }
     let main = &rows[0];
-    let recoded = recode(conn, def, main).await?;
     let created = upsert(conn, main, !recoded)
         .await
         .map_err(|e| backstop(e, main))?;
@@ -120,10 +126,18 @@ fn parse_blocks<'a>(
     let main_code = main.code.clone();
     let mut rows = vec![main];
     for (key, value) in body {
-        if key.eq_ignore_ascii_case("verb")
-            || key.eq_ignore_ascii_case("settings")
-            || key.eq_ignore_ascii_case(def.block)
+        // The request's own keys (SPEC section 2), harmless on a PUT.
+        if ["verb", "settings", "resultType", def.block]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
         {
+            continue;
+        }
+        if key.eq_ignore_ascii_case("code") {
+            if value.as_str() != Some(main_code.as_str()) {
+                let message = format!("differs from the {} block's {}", def.block, def.code);
+                errors.push(FieldError::new(def.block, key, value.clone(), message));
+            }
             continue;
         }
         let Some(child) = def
@@ -540,6 +554,23 @@ async fn recode(
     .execute(&mut *conn)
     .await?;
     Ok(true)
+}
+
+/// A recoded row that does not send its type takes the webhook's default type: the origin
+/// may be of any type (SPEC 11.6), and the recoded row must belong to this webhook.
+fn take_scope_default<'a>(def: &'a EntityDef, row: &mut RowPlan<'a>) {
+    let Some(scope) = &def.scope else { return };
+    let sent = row
+        .values
+        .iter()
+        .any(|(f, v, _)| f.json == scope.field && !v.is_null());
+    let Some(field) = def.field(scope.field) else {
+        return;
+    };
+    if let (false, Some(default)) = (sent, create_value(field, None)) {
+        row.values.retain(|(f, _, _)| f.json != scope.field);
+        row.values.push((field, default, Json::Null));
+    }
 }
 
 /// The value a field takes on create: as sent, or its default when not given (11.8).

@@ -161,7 +161,12 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         // Port 1 on localhost refuses connections; cancellation must win regardless.
-        let connection = connect_with_backoff("amqp://guest:guest@127.0.0.1:1/%2f", CONNECTION_NAME, &cancel).await;
+        let connection = connect_with_backoff(
+            "amqp://guest:guest@127.0.0.1:1/%2f",
+            CONNECTION_NAME,
+            &cancel,
+        )
+        .await;
         assert!(connection.is_none());
     }
 
