@@ -4,4 +4,3 @@
 mod delivery;
 mod errors;
 mod helpers;
-mod smoke;
