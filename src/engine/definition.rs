@@ -70,6 +70,12 @@ pub enum CreateDefault {
     Now,
     /// Today's date at midnight.
     Today,
+    /// The generictype of this datatype whose `tag` is this (SPEC 8.4: the
+    /// OPPORTUNITY_STATUS tagged ACTIVE), looked up when the row is written.
+    GenericTypeTag {
+        datatype: &'static str,
+        tag: &'static str,
+    },
 }
 
 /// One field of a block.
@@ -152,6 +158,14 @@ pub enum Op {
     Between,
     /// `column IS NULL OR column > value`.
     NotClosedBefore,
+    /// Rows linked to the value through a link table: `EXISTS (SELECT 1 FROM table x WHERE
+    /// x.link = t.<code> AND x.column = value)` (002's `codeEquipment`). The filter's field
+    /// is the entity's code field.
+    LinkedThrough {
+        table: &'static str,
+        link: &'static str,
+        column: &'static str,
+    },
 }
 
 /// A LIST filter: the request's name, the field (JSON name) it applies to, the comparison.
@@ -217,6 +231,48 @@ pub struct Child {
     pub entity: &'static str,
     /// The child's field (JSON name) that holds the parent's code.
     pub parent_field: &'static str,
+    /// A row without a code gets `<parent code>-<n>` (SPEC 8.4: steps and address links).
+    pub generate_code: bool,
+}
+
+impl Child {
+    pub fn new(block: &'static str, entity: &'static str, parent_field: &'static str) -> Child {
+        Child {
+            block,
+            entity,
+            parent_field,
+            generate_code: false,
+        }
+    }
+    pub fn generated_codes(mut self) -> Child {
+        self.generate_code = true;
+        self
+    }
+}
+
+/// A block written with the entity, before it, by its own entity's definition, whose
+/// presence depends on the request's webhookVersion (SPEC 8.3: contract's `contracttype`,
+/// `customer` and `site` are mandatory in version 1 and forbidden in version 2).
+#[derive(Debug, Clone)]
+pub struct Companion {
+    /// The block's key in the request.
+    pub block: &'static str,
+    /// The entity that writes it (resolved through the registry).
+    pub entity: &'static str,
+    /// Versions in which the block must be present; in every other version it must be absent.
+    pub required_in: Vec<u8>,
+}
+
+/// `getPartners = 1` (SPEC 11.10): rows of `entity` whose `link` field holds this row's code,
+/// listed under `partners` as `{code, customer field, name of that customer, role}`.
+#[derive(Debug, Clone)]
+pub struct Partners {
+    pub entity: &'static str,
+    pub link: &'static str,
+    /// The partner's field (JSON name) holding the customer's code.
+    pub customer: &'static str,
+    /// The partner's field (JSON name) holding the role.
+    pub role: &'static str,
 }
 
 /// Rows that a webhook reads and writes, by a generictype field's value (SPEC 8.1, 11.6).
@@ -280,6 +336,16 @@ pub struct EntityDef {
     pub dynamic_fields: Option<&'static str>,
     /// Rules that data cannot express, run after the blocks are written.
     pub hooks: Vec<Hook>,
+    /// Blocks written first, by their own entity, per webhookVersion (SPEC 8.3).
+    pub companions: Vec<Companion>,
+    /// Blocks a PUT may not carry, with the rule's wording: FORBIDDEN_OPERATION (SPEC 8.4).
+    pub forbidden_blocks: Vec<(&'static str, &'static str)>,
+    /// Keys of the entity block that are accepted and ignored (SPEC 11.4: `internalcustomer_ID`
+    /// and `internalCodeCustomer` name a code before a recoding that the foreign keys follow
+    /// by themselves).
+    pub ignored_keys: Vec<&'static str>,
+    /// `getPartners` (SPEC 11.10).
+    pub partners: Option<Partners>,
 }
 
 impl EntityDef {
@@ -301,7 +367,56 @@ impl EntityDef {
             indicators: None,
             dynamic_fields: None,
             hooks: Vec::new(),
+            companions: Vec::new(),
+            forbidden_blocks: Vec::new(),
+            ignored_keys: Vec::new(),
+            partners: None,
         }
+    }
+
+    /// The same table seen through other names (SPEC 8.1: the prospect is the customer
+    /// renamed). Each `(from, to)` renames a field's JSON name, a related block's key or a
+    /// child block; the old field names stay accepted on input (SPEC 11.3). Filters, sorts
+    /// and children follow the renamed fields; the caller sets what differs beyond names.
+    pub fn view(&self, name: &'static str, renames: &[(&'static str, &'static str)]) -> EntityDef {
+        let rename = |s: &'static str| {
+            renames
+                .iter()
+                .find(|(from, _)| *from == s)
+                .map(|(_, to)| *to)
+                .unwrap_or(s)
+        };
+        let mut def = self.clone();
+        def.name = name;
+        def.block = name;
+        def.code = rename(self.code);
+        for field in &mut def.fields {
+            let to = rename(field.json);
+            if to != field.json {
+                field.aliases.push(field.json);
+                field.json = to;
+            }
+        }
+        def.simple = self.simple.iter().map(|s| rename(s)).collect();
+        for f in &mut def.filters {
+            f.field = rename(f.field);
+        }
+        for s in &mut def.sorts {
+            s.field = rename(s.field);
+        }
+        for r in &mut def.related {
+            r.key = rename(r.key);
+            r.field = rename(r.field);
+        }
+        for c in &mut def.children {
+            c.block = rename(c.block);
+            c.entity = rename(c.entity);
+            c.parent_field = rename(c.parent_field);
+        }
+        if let Some(scope) = &mut def.scope {
+            scope.field = rename(scope.field);
+        }
+        def
     }
 
     /// The field with this JSON name (exact spelling).

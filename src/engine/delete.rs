@@ -11,12 +11,20 @@ use super::get::{push_scope, Access};
 use super::sql::{column, ident};
 use crate::entities::Registry;
 
-/// Every (entity, field) of the registry whose foreign key points at `def`.
+/// Every (entity, field) of the registry whose foreign key points at `def`'s table, once per
+/// (table, column): views (prospect, prospectuser) share their tables with others.
 fn referencing<'r>(registry: &'r Registry, def: &EntityDef) -> Vec<(&'r EntityDef, &'r Field)> {
+    let mut seen = std::collections::HashSet::new();
     registry
         .iter()
         .flat_map(|e| e.fields.iter().map(move |f| (e, f)))
-        .filter(|(_, f)| f.reference == Some(Reference::Entity(def.name)))
+        .filter(|(_, f)| match f.reference {
+            Some(Reference::Entity(target)) => {
+                registry.get(target).map(|t| t.table) == Some(def.table)
+            }
+            _ => false,
+        })
+        .filter(|(e, f)| seen.insert((e.table, f.column)))
         .collect()
 }
 
@@ -100,7 +108,7 @@ pub async fn delete(
         let key = def
             .children
             .iter()
-            .find(|c| c.entity == entity.name)
+            .find(|c| registry.get(c.entity).map(|d| d.table) == Some(entity.table))
             .map(|c| c.block)
             .unwrap_or(entity.name);
         if n > 0 || deleted.contains_key(key) {

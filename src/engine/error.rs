@@ -94,6 +94,8 @@ pub enum EngineError {
     Validation(Vec<FieldError>),
     #[error("{} foreign key(s) name no existing row: {}", .0.len(), summary(.0))]
     InvalidForeignKey(Vec<FieldError>),
+    #[error("webhook version mismatch: {0}")]
+    VersionMismatch(String),
     #[error("forbidden operation: {0}")]
     Forbidden(String),
     #[error("conflict: {message}")]
@@ -126,6 +128,7 @@ impl EngineError {
             EngineError::InvalidRequest(_) => ErrorCode::InvalidRequest,
             EngineError::Validation(_) => ErrorCode::ValidationFailed,
             EngineError::InvalidForeignKey(_) => ErrorCode::InvalidForeignKey,
+            EngineError::VersionMismatch(_) => ErrorCode::WebhookVersionMismatch,
             EngineError::Forbidden(_) => ErrorCode::ForbiddenOperation,
             EngineError::Conflict { .. } => ErrorCode::Conflict,
             EngineError::NotFound(_) => ErrorCode::NotFound,

@@ -110,7 +110,9 @@ fn plan_filters<'a>(
                 _ => vec![text.as_str()],
             };
             let values = match filter.op {
-                Op::Contains | Op::StartsWith | Op::EndsWith => Vec::new(),
+                Op::Contains | Op::StartsWith | Op::EndsWith | Op::LinkedThrough { .. } => {
+                    Vec::new()
+                }
                 _ if is_textual(field) => {
                     parts.iter().map(|p| Value::Text(p.to_string())).collect()
                 }
@@ -191,6 +193,20 @@ fn push_conditions(
                     value::push_bind(qb, filter_type(c.field), v);
                 }
             }
+            Op::LinkedThrough {
+                table,
+                link,
+                column,
+            } => {
+                let code = column_of_code(def);
+                qb.push(format!(
+                    "EXISTS (SELECT 1 FROM {} x WHERE x.{} = {code} AND x.{} = ",
+                    ident(table),
+                    ident(link),
+                    ident(column)
+                ));
+                qb.push_bind(c.text.clone()).push(")");
+            }
             Op::NotClosedBefore => {
                 qb.push("(")
                     .push(&col)
@@ -202,6 +218,10 @@ fn push_conditions(
             }
         }
     }
+}
+
+fn column_of_code(def: &EntityDef) -> String {
+    column("t", def.code_field())
 }
 
 fn push_first(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition<'_>) {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value as Json};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use super::definition::{CreateDefault, EntityDef, Field, Reference};
+use super::definition::{CreateDefault, EntityDef, Field, Reference, Type};
 use super::error::{EngineError, FieldError};
 use super::get::{push_scope, Access};
 use super::hooks::Written;
@@ -48,16 +48,34 @@ impl RowPlan<'_> {
     }
 }
 
+/// The rows of one PUT, in write order: companion blocks, the entity row, child rows.
+struct Plan<'a> {
+    rows: Vec<RowPlan<'a>>,
+    /// Index of the entity row in `rows`.
+    main: usize,
+}
+
+impl<'a> Plan<'a> {
+    /// Rows written with recoding, scope and hooks: the companions and the entity row.
+    fn heads(&self) -> std::ops::RangeInclusive<usize> {
+        0..=self.main
+    }
+}
+
 pub async fn put(
     conn: &mut PgConnection,
     registry: &Registry,
     def: &EntityDef,
     request: &Request,
 ) -> Result<PutOutcome, EngineError> {
-    let (mut rows, mut errors) = parse_blocks(registry, def, &request.body)?;
-    errors.extend(check_dynamic_fields(conn, def, &mut rows[0]).await?);
-    let fk_errors = resolve_references(conn, registry, &mut rows).await?;
-    errors.extend(check_scope(def, &rows[0]));
+    let (mut plan, mut errors) = parse_blocks(registry, def, request)?;
+    for row in &mut plan.rows {
+        errors.extend(check_dynamic_fields(conn, row).await?);
+    }
+    let fk_errors = resolve_references(conn, registry, &mut plan.rows).await?;
+    for i in plan.heads() {
+        errors.extend(check_scope(&plan.rows[i]));
+    }
     if !errors.is_empty() {
         // One code per reply: VALIDATION_FAILED, with every offending field in the details,
         // the missing references too (SPEC section 3: "every offending field").
@@ -67,27 +85,32 @@ pub async fn put(
     if !fk_errors.is_empty() {
         return Err(EngineError::InvalidForeignKey(fk_errors));
     }
-    let recoded = recode(conn, def, &rows[0]).await?;
-    if recoded {
-        take_scope_default(def, &mut rows[0]);
-    }
-    let main = &rows[0];
-    let created = upsert(conn, main, !recoded)
-        .await
-        .map_err(|e| backstop(e, main))?;
-    for child in &rows[1..] {
-        upsert(conn, child, false)
+    let mut created = false;
+    for i in 0..plan.rows.len() {
+        let is_head = plan.heads().contains(&i);
+        let recoded = is_head && recode(conn, &plan.rows[i]).await?;
+        if recoded {
+            take_scope_default(&mut plan.rows[i]);
+        }
+        let row = &plan.rows[i];
+        let row_created = upsert(conn, row, is_head && !recoded)
             .await
-            .map_err(|e| backstop(e, child))?;
+            .map_err(|e| backstop(e, row))?;
+        if i == plan.main {
+            created = row_created;
+        }
+        if is_head {
+            let written = Written {
+                table: row.def.table,
+                code: &row.code,
+                created: row_created,
+            };
+            for hook in &row.def.hooks {
+                (hook.run)(conn, &written).await?;
+            }
+        }
     }
-    let written = Written {
-        table: def.table,
-        code: &main.code,
-        created,
-    };
-    for hook in &def.hooks {
-        (hook.run)(conn, &written).await?;
-    }
+    let main = &plan.rows[plan.main];
     let projection = Projection::new(def, ResultType::Extended);
     let block = projection
         .fetch_one(conn, &main.code)
@@ -102,35 +125,118 @@ pub async fn put(
     })
 }
 
-/// Parse the body's blocks: the entity block first, then every child row. `Err` for a
+/// The block of `body` named `key` (case-insensitive), unless null.
+fn block<'b>(body: &'b Map<String, Json>, key: &str) -> Option<&'b Json> {
+    body.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+/// SPEC 8.3: each companion block is present exactly in the versions that require it.
+/// SPEC 8.4: a forbidden block is FORBIDDEN_OPERATION.
+fn check_blocks(def: &EntityDef, request: &Request) -> Result<(), EngineError> {
+    let version = request.webhook_version;
+    let wrong: Vec<String> = def
+        .companions
+        .iter()
+        .filter_map(|c| {
+            let required = c.required_in.contains(&version);
+            match (required, block(&request.body, c.block).is_some()) {
+                (true, false) => Some(format!(
+                    "block {:?} is mandatory with webhookVersion {version}",
+                    c.block
+                )),
+                (false, true) => Some(format!(
+                    "block {:?} must be absent with webhookVersion {version}",
+                    c.block
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    if !wrong.is_empty() {
+        return Err(EngineError::VersionMismatch(wrong.join("; ")));
+    }
+    if let Some((key, rule)) = def
+        .forbidden_blocks
+        .iter()
+        .find(|(key, _)| block(&request.body, key).is_some())
+    {
+        return Err(EngineError::Forbidden(format!("block {key:?}: {rule}")));
+    }
+    Ok(())
+}
+
+/// Parse the body's blocks into a plan. `Err` for a version mismatch, a forbidden block, or a
 /// request without its entity block or code; field errors are returned for the caller to
 /// report with the others.
 fn parse_blocks<'a>(
     registry: &'a Registry,
     def: &'a EntityDef,
-    body: &Map<String, Json>,
-) -> Result<(Vec<RowPlan<'a>>, Vec<FieldError>), EngineError> {
+    request: &Request,
+) -> Result<(Plan<'a>, Vec<FieldError>), EngineError> {
+    check_blocks(def, request)?;
+    let body = &request.body;
     let mut errors = Vec::new();
-    let main_block = body
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(def.block))
-        .and_then(|(_, v)| v.as_object())
+    let mut rows = Vec::new();
+    for companion in &def.companions {
+        let (Some(value), Some(companion_def)) =
+            (block(body, companion.block), registry.get(companion.entity))
+        else {
+            continue;
+        };
+        let Some(obj) = value.as_object() else {
+            errors.push(FieldError::new(
+                companion.block,
+                companion.block,
+                value.clone(),
+                "expected an object",
+            ));
+            continue;
+        };
+        let row = parse_row(
+            companion_def,
+            companion.block,
+            None,
+            obj,
+            None,
+            true,
+            &mut errors,
+        );
+        if row.code.is_empty() {
+            errors.push(FieldError::new(
+                companion.block,
+                companion_def.code,
+                Json::Null,
+                "missing code",
+            ));
+        }
+        rows.push(row);
+    }
+    let main_block = block(body, def.block)
+        .and_then(Json::as_object)
         .ok_or_else(|| EngineError::InvalidRequest(format!("missing {:?} block", def.block)))?;
-    let main =
-        parse_row(def, def.block, None, main_block, None, true, &mut errors).ok_or_else(|| {
-            EngineError::InvalidRequest(format!(
-                "missing code {:?} in block {:?}",
-                def.code, def.block
-            ))
-        })?;
+    let main = parse_row(def, def.block, None, main_block, None, true, &mut errors);
+    if main.code.is_empty() {
+        return Err(EngineError::InvalidRequest(format!(
+            "missing code {:?} in block {:?}",
+            def.code, def.block
+        )));
+    }
     let main_code = main.code.clone();
-    let mut rows = vec![main];
+    let main_index = rows.len();
+    rows.push(main);
     for (key, value) in body {
-        // The request's own keys (SPEC section 2), harmless on a PUT.
-        if ["verb", "settings", "resultType", def.block]
+        // The request's own keys (SPEC section 2), harmless on a PUT, and the companions.
+        let known = ["verb", "settings", "resultType", def.block]
             .iter()
             .any(|k| key.eq_ignore_ascii_case(k))
-        {
+            || def
+                .companions
+                .iter()
+                .any(|c| key.eq_ignore_ascii_case(c.block));
+        if known {
             continue;
         }
         if key.eq_ignore_ascii_case("code") {
@@ -170,7 +276,7 @@ fn parse_blocks<'a>(
                 continue;
             };
             let parent = Some((child.parent_field, main_code.as_str()));
-            match parse_row(
+            let mut row = parse_row(
                 child_def,
                 child.block,
                 Some(i),
@@ -178,19 +284,32 @@ fn parse_blocks<'a>(
                 parent,
                 false,
                 &mut errors,
-            ) {
-                Some(row) => rows.push(row),
-                None => errors.push(
+            );
+            if row.code.is_empty() && child.generate_code {
+                // SPEC 8.4, 11.8: a code omitted (or "") is generated, unique across requests.
+                let suffix = uuid::Uuid::new_v4().simple().to_string();
+                row.code = format!("{main_code}-{}", &suffix[..12]);
+            }
+            if row.code.is_empty() {
+                errors.push(
                     FieldError::new(child.block, child_def.code, Json::Null, "missing code")
                         .at(Some(i)),
-                ),
+                );
+                continue;
             }
+            rows.push(row);
         }
     }
-    Ok((rows, errors))
+    Ok((
+        Plan {
+            rows,
+            main: main_index,
+        },
+        errors,
+    ))
 }
 
-/// Parse one block against a definition. `None` when the block has no code.
+/// Parse one block against a definition. The row's code is empty when the block has none.
 fn parse_row<'a>(
     def: &'a EntityDef,
     block: &str,
@@ -199,7 +318,7 @@ fn parse_row<'a>(
     parent: Option<(&'static str, &str)>,
     is_main: bool,
     errors: &mut Vec<FieldError>,
-) -> Option<RowPlan<'a>> {
+) -> RowPlan<'a> {
     let mut row = RowPlan {
         def,
         block: block.to_string(),
@@ -211,6 +330,9 @@ fn parse_row<'a>(
     };
     let recode_key = def.recode_key();
     for (key, json) in obj {
+        if def.ignored_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            continue;
+        }
         if is_main && key.eq_ignore_ascii_case(&recode_key) {
             row.recode_from = match json {
                 Json::String(s) if !s.is_empty() => Some(s.clone()),
@@ -261,10 +383,11 @@ fn parse_row<'a>(
             }
         }
     }
-    let code_pos = row.values.iter().position(|(f, _, _)| f.json == def.code)?;
-    let (_, code, _) = row.values.remove(code_pos);
-    row.code = code.as_text()?.to_string();
-    Some(row)
+    if let Some(pos) = row.values.iter().position(|(f, _, _)| f.json == def.code) {
+        let (_, code, _) = row.values.remove(pos);
+        row.code = code.as_text().unwrap_or_default().to_string();
+    }
+    row
 }
 
 /// SPEC 11.9: `"dynamicFields": [{"fieldname": "CLI40", "fieldvalue": "7"}]`.
@@ -310,10 +433,9 @@ fn parse_dynamic_pairs(
 /// are stored with the catalog's spelling.
 async fn check_dynamic_fields(
     conn: &mut PgConnection,
-    def: &EntityDef,
     row: &mut RowPlan<'_>,
 ) -> Result<Vec<FieldError>, EngineError> {
-    let Some(catalog_entity) = def.dynamic_fields else {
+    let Some(catalog_entity) = row.def.dynamic_fields else {
         return Ok(Vec::new());
     };
     if row.dynamic.is_empty() {
@@ -357,7 +479,8 @@ async fn check_dynamic_fields(
 }
 
 /// A written type must be one this webhook may write (SPEC 11.6).
-fn check_scope(def: &EntityDef, row: &RowPlan<'_>) -> Vec<FieldError> {
+fn check_scope(row: &RowPlan<'_>) -> Vec<FieldError> {
+    let def = row.def;
     let Some(scope) = &def.scope else {
         return Vec::new();
     };
@@ -387,8 +510,10 @@ async fn resolve_references(
     registry: &Registry,
     rows: &mut [RowPlan<'_>],
 ) -> Result<Vec<FieldError>, EngineError> {
+    // Rows this request writes count as existing, by table: views share tables.
     let written: HashSet<(&str, String)> =
-        rows.iter().map(|r| (r.def.name, r.code.clone())).collect();
+        rows.iter().map(|r| (r.def.table, r.code.clone())).collect();
+    let table_of = |entity: &str| registry.get(entity).map(|d| d.table).unwrap_or_default();
     // (row, value index) of every generictype value, and of every entity reference.
     let mut generic: Vec<(usize, usize, &'static str, String)> = Vec::new();
     let mut by_target: HashMap<&'static str, Vec<(usize, usize, String)>> = HashMap::new();
@@ -402,7 +527,7 @@ async fn resolve_references(
                     generic.push((r, i, datatype, text.to_string()))
                 }
                 Some(Reference::Entity(target))
-                    if !written.contains(&(target, text.to_string())) =>
+                    if !written.contains(&(table_of(target), text.to_string())) =>
                 {
                     by_target
                         .entry(target)
@@ -474,7 +599,7 @@ async fn resolve_references(
             errors.push(e);
         }
     }
-    errors.sort_by_key(|e| (e.block != rows[0].block, e.index));
+    errors.sort_by_key(|e| e.index.is_some());
     Ok(errors)
 }
 
@@ -505,11 +630,8 @@ async fn complete_generictypes(
 
 /// SPEC 8.1 recoding: the origin (of any type, 11.6) takes the new code, and every reference
 /// follows through the foreign keys' ON UPDATE CASCADE. Returns whether a row was recoded.
-async fn recode(
-    conn: &mut PgConnection,
-    def: &EntityDef,
-    row: &RowPlan<'_>,
-) -> Result<bool, EngineError> {
+async fn recode(conn: &mut PgConnection, row: &RowPlan<'_>) -> Result<bool, EngineError> {
+    let def = row.def;
     let Some(origin) = row.recode_from.as_deref().filter(|o| *o != row.code) else {
         return Ok(false);
     };
@@ -558,7 +680,8 @@ async fn recode(
 
 /// A recoded row that does not send its type takes the webhook's default type: the origin
 /// may be of any type (SPEC 11.6), and the recoded row must belong to this webhook.
-fn take_scope_default<'a>(def: &'a EntityDef, row: &mut RowPlan<'a>) {
+fn take_scope_default(row: &mut RowPlan<'_>) {
+    let def = row.def;
     let Some(scope) = &def.scope else { return };
     let sent = row
         .values
@@ -567,29 +690,40 @@ fn take_scope_default<'a>(def: &'a EntityDef, row: &mut RowPlan<'a>) {
     let Some(field) = def.field(scope.field) else {
         return;
     };
-    if let (false, Some(default)) = (sent, create_value(field, None)) {
+    if let (false, Some(Insert::Bind(default))) = (sent, create_value(field, None)) {
         row.values.retain(|(f, _, _)| f.json != scope.field);
         row.values.push((field, default, Json::Null));
     }
 }
 
+/// What an INSERT writes in a column.
+enum Insert {
+    Bind(Value),
+    /// The code of the generictype of this datatype with this tag, looked up by the INSERT.
+    Tag(&'static str, &'static str),
+}
+
 /// The value a field takes on create: as sent, or its default when not given (11.8).
-fn create_value(field: &Field, sent: Option<&Value>) -> Option<Value> {
-    match (sent, field.default) {
-        (Some(v), _) if !v.is_null() => Some(v.clone()),
-        (_, Some(default)) => Some(match default {
-            CreateDefault::Value(text) => value::parse_text(field.ty, text).unwrap_or(Value::Null),
-            CreateDefault::Now => {
-                Value::DateTime(chrono::Local::now().naive_local().with_nanosecond_zero())
-            }
-            CreateDefault::Today => Value::DateTime(
-                chrono::Local::now()
-                    .date_naive()
-                    .and_time(chrono::NaiveTime::MIN),
-            ),
-        }),
-        (sent, None) => sent.cloned(),
-    }
+fn create_value(field: &Field, sent: Option<&Value>) -> Option<Insert> {
+    let now = || chrono::Local::now().naive_local().with_nanosecond_zero();
+    Some(Insert::Bind(match (sent, field.default) {
+        (Some(v), _) if !v.is_null() => v.clone(),
+        (_, Some(CreateDefault::Value(text))) => {
+            value::parse_text(field.ty, text).unwrap_or(Value::Null)
+        }
+        (_, Some(CreateDefault::Now)) => match field.ty {
+            Type::Date => Value::Date(now().date()),
+            _ => Value::DateTime(now()),
+        },
+        (_, Some(CreateDefault::Today)) => match field.ty {
+            Type::Date => Value::Date(now().date()),
+            _ => Value::DateTime(now().date().and_time(chrono::NaiveTime::MIN)),
+        },
+        (_, Some(CreateDefault::GenericTypeTag { datatype, tag })) => {
+            return Some(Insert::Tag(datatype, tag))
+        }
+        (sent, None) => sent?.clone(),
+    }))
 }
 
 trait NoNanos {
@@ -617,7 +751,7 @@ async fn upsert(
     qb.push(ident(def.table))
         .push(" AS t (")
         .push(ident(code_field.column));
-    let mut inserted: Vec<(&Field, Value)> = Vec::new();
+    let mut inserted: Vec<(&Field, Insert)> = Vec::new();
     for field in def.fields.iter().filter(|f| f.json != def.code) {
         let sent = row
             .values
@@ -652,7 +786,18 @@ async fn upsert(
     qb.push(") VALUES (").push_bind(row.code.clone());
     for (field, v) in &inserted {
         qb.push(", ");
-        value::push_bind(&mut qb, field.ty, v);
+        match v {
+            Insert::Bind(v) => value::push_bind(&mut qb, field.ty, v),
+            Insert::Tag(datatype, tag) => {
+                qb.push(
+                    "(SELECT g.codegenerictype FROM sw_data_generictype g WHERE g.\"dataType\" = ",
+                );
+                qb.push_bind(*datatype)
+                    .push(" AND g.tag = ")
+                    .push_bind(*tag);
+                qb.push(" ORDER BY g.codegenerictype LIMIT 1)");
+            }
+        }
     }
     if let Some(d) = &dynamic {
         qb.push(", ").push_bind(d.clone()).push("::jsonb");

@@ -167,6 +167,10 @@ pub async fn result_of_row(
             .await?;
         result.insert("related".into(), Json::Array(vec![Json::Object(related)]));
     }
+    if let (true, Some(spec)) = (settings.get_partners, &def.partners) {
+        let partners = partners(conn, registry, spec, &code).await?;
+        result.insert("partners".into(), Json::Array(partners));
+    }
     if settings.get_indicators && def.indicators.is_some() {
         let indicators = indicators(conn, registry, def, &code).await?;
         result.insert(
@@ -175,6 +179,53 @@ pub async fn result_of_row(
         );
     }
     Ok((code, result))
+}
+
+/// The `partners` list (SPEC 11.10): `{code, customer, name (the customer's), role}` for each
+/// partner row linked to `code`, by partner code.
+async fn partners(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    spec: &super::definition::Partners,
+    code: &str,
+) -> Result<Vec<Json>, EngineError> {
+    let (Some(partner), Some(customer)) = (registry.get(spec.entity), registry.get("customer"))
+    else {
+        return Ok(Vec::new());
+    };
+    let (Some(link), Some(cust), Some(role)) = (
+        partner.field(spec.link),
+        partner.field(spec.customer),
+        partner.field(spec.role),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let name = customer.field("name").map(|f| f.column).unwrap_or("name");
+    let sql = format!(
+        "SELECT p.{code_col}, p.{cust_col}, c.{name}, p.{role_col} FROM {table} p \
+         LEFT JOIN {customers} c ON c.{customer_code} = p.{cust_col} \
+         WHERE p.{link_col} = $1 ORDER BY p.{code_col}",
+        code_col = ident(partner.code_field().column),
+        cust_col = ident(cust.column),
+        name = ident(name),
+        role_col = ident(role.column),
+        table = ident(partner.table),
+        customers = ident(customer.table),
+        customer_code = ident(customer.code_field().column),
+        link_col = ident(link.column),
+    );
+    let rows = sqlx::query(&sql).bind(code).fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut item = Map::new();
+        let keys = [partner.code, cust.json, "name", role.json];
+        for (i, key) in keys.iter().enumerate() {
+            let v: Option<String> = row.try_get(i)?;
+            item.insert(key.to_string(), Json::String(v.unwrap_or_default()));
+        }
+        out.push(Json::Object(item));
+    }
+    Ok(out)
 }
 
 /// The `indicators` block (SPEC 8.1, 11.12): the extension row's fields (or `""`), the

@@ -167,11 +167,7 @@ pub fn customer() -> EntityDef {
         Related::new("branchoffice", "branchoffice_ID"),
         Related::new("productdepot", "productdepot_ID"),
     ];
-    def.children = vec![Child {
-        block: "customeruser",
-        entity: "customeruser",
-        parent_field: "customer_ID",
-    }];
+    def.children = vec![Child::new("customeruser", "customeruser", "customer_ID")];
     // SPEC 8.1 / 11.6: writes CTC and CTE, reads CTC only.
     def.scope = Some(Scope {
         field: "generictype_ID_customerType",

@@ -2,6 +2,7 @@
 //! Data only; the engine resolves entity names (foreign keys, children) through `Registry`.
 
 mod customer;
+mod prospect;
 mod reference;
 
 use std::collections::HashMap;
@@ -11,7 +12,12 @@ use crate::engine::definition::EntityDef;
 
 /// Every entity this build serves, business entities first, then reference entities.
 pub fn all() -> Vec<EntityDef> {
-    let mut all = vec![customer::customer(), customer::customeruser()];
+    let mut all = vec![
+        customer::customer(),
+        customer::customeruser(),
+        prospect::prospect(),
+        prospect::prospectuser(),
+    ];
     all.extend(reference::all());
     all
 }
