@@ -1,7 +1,10 @@
 //! The entity registry: every webhook entity's definition, in one place (`all()`).
 //! Data only; the engine resolves entity names (foreign keys, children) through `Registry`.
 
+mod contract;
 mod customer;
+mod event;
+mod opportunity;
 mod prospect;
 mod reference;
 
@@ -18,6 +21,9 @@ pub fn all() -> Vec<EntityDef> {
         prospect::prospect(),
         prospect::prospectuser(),
     ];
+    all.extend(opportunity::all());
+    all.extend(contract::all());
+    all.extend(event::all());
     all.extend(reference::all());
     all
 }

@@ -1,0 +1,8 @@
+//! Contract (placeholder: filled by its issue). Data only.
+
+use crate::engine::definition::EntityDef;
+
+/// The contract webhook and the entities that come with it.
+pub fn all() -> Vec<EntityDef> {
+    Vec::new()
+}

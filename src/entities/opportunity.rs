@@ -1,0 +1,8 @@
+//! Opportunity (placeholder: filled by its issue). Data only.
+
+use crate::engine::definition::EntityDef;
+
+/// The opportunity webhook and the entities that come with it.
+pub fn all() -> Vec<EntityDef> {
+    Vec::new()
+}
