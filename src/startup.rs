@@ -159,7 +159,8 @@ impl Worker {
                         .saturating_mul(1 << failures.min(7))
                         .min(Duration::from_secs(30));
                     tracing::error!(error = %e, retry_in = ?pause, "broker setup failed");
-                    let _ = connection.close(200, "setup failed".into()).await;
+                    // Best effort: the connection is dropped either way.
+                    let _ = bounded(connection.close(200, "setup failed".into())).await;
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
                         _ = tokio::time::sleep(pause) => {}
@@ -173,8 +174,12 @@ impl Worker {
             if stopped {
                 drain(&shared.tracker, self.settings.shutdown_timeout()).await;
                 // Unacked deliveries go back to their queues when the connection closes.
-                if let Err(e) = connection.close(200, "shutdown".into()).await {
-                    tracing::debug!(error = %e, "closing the broker connection");
+                match bounded(connection.close(200, "shutdown".into())).await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => tracing::debug!(error = %e, "closing the broker connection"),
+                    None => tracing::warn!(
+                        "the broker did not confirm the close; dropping the connection"
+                    ),
                 }
                 break;
             }
@@ -182,8 +187,12 @@ impl Worker {
         }
         shutdown.cancel();
         background.close();
-        background.wait().await;
-        self.pool.close().await;
+        if bounded(background.wait()).await.is_none() {
+            tracing::warn!("the metrics server or the database watcher did not stop in time");
+        }
+        if bounded(self.pool.close()).await.is_none() {
+            tracing::warn!("database connections were not returned in time");
+        }
         tracing::info!("worker stopped");
     }
 
@@ -241,11 +250,11 @@ impl Worker {
         if stopped {
             // Stop deliveries; what was delivered but not started is requeued on close.
             for (channel, tag) in &channels {
-                if let Err(e) = channel
-                    .basic_cancel(tag.clone(), BasicCancelOptions::default())
-                    .await
-                {
-                    tracing::debug!(error = %e, "cancelling a consumer");
+                let cancel = channel.basic_cancel(tag.clone(), BasicCancelOptions::default());
+                match bounded(cancel).await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => tracing::debug!(error = %e, "cancelling a consumer"),
+                    None => tracing::warn!("the broker did not confirm a consumer cancel"),
                 }
             }
         }
@@ -318,6 +327,15 @@ async fn consume(
             drop(permit);
         });
     }
+}
+
+/// Each step of stopping may wait at most this long on the broker or the database, so that
+/// a shutdown always ends (SPEC section 6: bounded by a timeout).
+const STOP_STEP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `future`, or None when it takes longer than [`STOP_STEP_TIMEOUT`].
+async fn bounded<F: std::future::Future>(future: F) -> Option<F::Output> {
+    tokio::time::timeout(STOP_STEP_TIMEOUT, future).await.ok()
 }
 
 /// Wait for in-flight requests, at most `timeout` (SPEC section 6, graceful shutdown).

@@ -68,6 +68,7 @@ pub async fn spawn_worker() -> TestWorker {
 }
 
 pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
+    init_test_log();
     let worker = Worker::build(settings.clone())
         .await
         .expect("the worker builds");
@@ -91,6 +92,13 @@ pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
         readiness,
         cancel,
         handle: Some(handle),
+    }
+}
+
+/// Logs of the worker under test on stderr when TEST_LOG is set (e.g. TEST_LOG=debug).
+pub fn init_test_log() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        webhook_worker::telemetry::init_subscriber(false, &filter);
     }
 }
 
@@ -187,6 +195,13 @@ impl TestWorker {
     /// wait: the dead letter is confirmed just after the reply). Browsing leaves the queue
     /// as it was: the channel closes without acking.
     pub async fn dead_letters(&self, entity: &str, expected: usize) -> Vec<DeadLetter> {
+        let browse = self.browse_dead_letters(entity, expected);
+        tokio::time::timeout(WAIT * 2, browse)
+            .await
+            .expect("browsing the DLQ hung")
+    }
+
+    async fn browse_dead_letters(&self, entity: &str, expected: usize) -> Vec<DeadLetter> {
         let conn = connection::connect(AMQP_URL).await.expect("connect");
         let queue = self.topology.dead_letter_queue(entity);
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -285,7 +300,9 @@ impl TestWorker {
     pub async fn drain(&mut self) {
         self.cancel.cancel();
         if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
+            // The worker bounds each stop step; this bound turns a hang into a failure.
+            let stopped = tokio::time::timeout(Duration::from_secs(90), handle).await;
+            assert!(stopped.is_ok(), "the worker did not stop within 90 s");
         }
     }
 
@@ -307,6 +324,16 @@ impl TestWorker {
 
 /// Delete a test's topology and database.
 pub async fn cleanup(settings: &Settings, topology: &Topology) {
+    // Leftovers are harmless (unique names): never let cleanup hang a test.
+    if tokio::time::timeout(WAIT, delete_resources(settings, topology))
+        .await
+        .is_err()
+    {
+        eprintln!("cleanup of {} timed out", topology.prefix());
+    }
+}
+
+async fn delete_resources(settings: &Settings, topology: &Topology) {
     if let Ok(conn) = connection::connect(AMQP_URL).await {
         if let Ok(channel) = conn.create_channel().await {
             let names = Registry::standard().names();
