@@ -38,6 +38,11 @@ pub async fn import(
         let def = registry
             .get(entity)
             .ok_or_else(|| ImportError::UnknownEntity(entity.clone()))?;
+        // Import writes rows of any type: suspects and prospects come from import (SPEC
+        // 11.6), so the webhook's type scope does not apply; its create defaults still do.
+        let mut def = def.clone();
+        def.scope = None;
+        let def = &def;
         let rows = rows.as_array().ok_or(ImportError::Shape)?;
         for (i, row) in rows.iter().enumerate() {
             let mut body = Map::new();

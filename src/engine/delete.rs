@@ -69,11 +69,21 @@ pub async fn delete(
             .await?
             .try_get(0)?;
         if count > 0 {
+            // A reference from the entity's own table is named in this webhook's words
+            // (a prospect paid for by another: prospect.prospect_ID_paying).
+            let (name, json) = match def
+                .fields
+                .iter()
+                .find(|f| entity.table == def.table && f.column == field.column)
+            {
+                Some(own) => (def.name, own.json),
+                None => (entity.name, field.json),
+            };
             let mut e = FieldError::new(
-                entity.name,
-                field.json,
+                name,
+                json,
                 Json::String(code.to_string()),
-                format!("{count} {} row(s) still reference it", entity.name),
+                format!("{count} {name} row(s) still reference it"),
             );
             e.references = Some(format!("{}.{}", entity.table, field.column));
             conflicts.push(e);

@@ -5,3 +5,4 @@ mod customer;
 mod delivery;
 mod errors;
 mod helpers;
+mod prospect;
