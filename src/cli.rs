@@ -25,6 +25,55 @@ pub enum Command {
     Call(CallArgs),
     /// Load reference rows from a JSON file through the engine (idempotent).
     Import(ImportArgs),
+    /// Dead-letter queues: list, show, replay, purge (SPEC section 5).
+    Dlq(DlqArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    #[command(subcommand)]
+    pub command: DlqCommand,
+    #[command(flatten)]
+    pub connections: Connections,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// One line per dead letter: message_id, error code, when, message, replay count.
+    /// The queue is left exactly as it was.
+    List {
+        entity: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON object per line, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One dead letter in full: properties, headers, pretty body.
+    Show {
+        entity: String,
+        #[arg(long)]
+        message_id: String,
+    },
+    /// Republish matching dead letters to their request queue (confirm, then ack).
+    Replay {
+        entity: String,
+        #[arg(long)]
+        error_code: Option<String>,
+        #[arg(long)]
+        message_id: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Count what would be replayed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete every dead letter of the entity (refused without --yes).
+    Purge {
+        entity: String,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

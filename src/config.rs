@@ -9,12 +9,14 @@ use clap::Args;
 
 use crate::transport::topology::QueueKind;
 
-/// Where the broker and the database are, and the topology's names.
+/// Where the broker and the database are, and the topology's names. Global flags: they may
+/// follow a nested subcommand (`dlq purge customer --topology-prefix t1.`).
 #[derive(Clone, Args)]
 pub struct Connections {
     /// RabbitMQ URL.
     #[arg(
         long,
+        global = true,
         env = "AMQP_URL",
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
@@ -22,12 +24,13 @@ pub struct Connections {
     /// PostgreSQL URL; the database is created if missing.
     #[arg(
         long,
+        global = true,
         env = "DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/webhook"
     )]
     pub database_url: String,
     /// Prefix of every exchange and queue name, prepended as given (SPEC 11.16).
-    #[arg(long, env = "TOPOLOGY_PREFIX", default_value = "")]
+    #[arg(long, global = true, env = "TOPOLOGY_PREFIX", default_value = "")]
     pub topology_prefix: String,
 }
 
@@ -95,6 +98,10 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish on SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+    /// Longest wait for a row lock (ms) before the attempt fails as a transient fault and is
+    /// retried; 0 waits forever.
+    #[arg(long, env = "LOCK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub lock_timeout_ms: u64,
     /// PostgreSQL connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
@@ -118,6 +125,7 @@ impl Default for Settings {
             retry_base_ms: 100,
             retention_days: 7,
             shutdown_timeout_secs: 30,
+            lock_timeout_ms: 10_000,
             db_pool_size: 16,
             log_json: false,
         }

@@ -21,10 +21,14 @@ pub enum DatabaseError {
 
 /// Create the database of `url` if it does not exist (through the server's `postgres`
 /// database), open a pool of `size` connections and run the migrations.
-pub async fn prepare(url: &str, size: u32) -> Result<PgPool, DatabaseError> {
+/// Every connection waits at most `lock_timeout_ms` for a row lock (0: forever).
+pub async fn prepare(url: &str, size: u32, lock_timeout_ms: u64) -> Result<PgPool, DatabaseError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(DatabaseError::Url)?
-        .log_statements(tracing::log::LevelFilter::Debug);
+        .log_statements(tracing::log::LevelFilter::Debug)
+        // A request waiting on a row lock fails after this, as a transient fault (retried,
+        // then requeued), instead of holding a connection and an in-flight slot forever.
+        .options([("lock_timeout", format!("{lock_timeout_ms}ms"))]);
     create_if_missing(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(size.max(1))

@@ -22,12 +22,13 @@
 //! - [`ops`]: Prometheus metrics and the /metrics, /healthz, /readyz server.
 //! - [`config`], [`cli`], [`telemetry`], [`database`]: settings, command line, logs,
 //!   database creation and migrations.
-//! - [`call`], [`import`]: the `call` and `import` subcommands.
+//! - [`call`], [`import`], [`dlq`]: the `call`, `import` and `dlq` subcommands.
 
 pub mod call;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod dlq;
 pub mod engine;
 pub mod entities;
 pub mod import;

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 use webhook_worker::call::{CallOptions, Client};
-use webhook_worker::cli::{CallArgs, Cli, Command, ImportArgs};
+use webhook_worker::cli::{CallArgs, Cli, Command, DlqArgs, DlqCommand, ImportArgs};
 use webhook_worker::config::Settings;
 use webhook_worker::entities::Registry;
 use webhook_worker::startup::Worker;
@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(settings) => run(settings).await,
         Command::Call(args) => call(args).await,
         Command::Import(args) => import_file(args).await,
+        Command::Dlq(args) => dlq(args).await,
     }
 }
 
@@ -118,7 +119,7 @@ async fn import_file(args: ImportArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let data: Json = serde_json::from_str(&text).context("the import file is not JSON")?;
-    let pool = database::prepare(&args.connections.database_url, 4).await?;
+    let pool = database::prepare(&args.connections.database_url, 4, 10_000).await?;
     let summary = import::import(&pool, &Registry::standard(), &data).await?;
     println!(
         "created {}, updated {}, failed {}",
@@ -132,5 +133,96 @@ async fn import_file(args: ImportArgs) -> anyhow::Result<()> {
     if !summary.failed.is_empty() {
         anyhow::bail!("{} row(s) failed to import", summary.failed.len());
     }
+    Ok(())
+}
+
+async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
+    use webhook_worker::dlq::{DeadLetterQueue, ReplayFilter};
+    telemetry::init_subscriber(false, "warn");
+    let connections = &args.connections;
+    let topology = Topology::new(connections.topology_prefix.clone(), QueueKind::Quorum, 0);
+    let connection = webhook_worker::transport::connection::connect(&connections.amqp_url)
+        .await
+        .context("connecting to RabbitMQ")?;
+    match args.command {
+        DlqCommand::List {
+            entity,
+            limit,
+            json,
+        } => {
+            let letters = DeadLetterQueue::new(&connection, topology, &entity)
+                .list(limit)
+                .await?;
+            for letter in &letters {
+                if json {
+                    println!("{}", serde_json::to_string(letter)?);
+                } else {
+                    println!("{letter}");
+                }
+            }
+        }
+        DlqCommand::Show { entity, message_id } => {
+            let dlq = DeadLetterQueue::new(&connection, topology, &entity);
+            let Some(letter) = dlq.show(&message_id).await? else {
+                anyhow::bail!("no dead letter with message_id {message_id:?} in {entity}'s DLQ");
+            };
+            println!("properties:");
+            for (k, v) in &letter.properties {
+                println!("  {k}: {v}");
+            }
+            println!("headers:");
+            for (k, v) in &letter.headers {
+                println!("  {k}: {v}");
+            }
+            println!("body:\n{}", letter.body);
+        }
+        DlqCommand::Replay {
+            entity,
+            error_code,
+            message_id,
+            limit,
+            dry_run,
+        } => {
+            let filter = ReplayFilter {
+                error_code,
+                message_id,
+                limit,
+                dry_run,
+            };
+            let publisher =
+                webhook_worker::transport::publisher::Publisher::open(&connection).await?;
+            let dlq = DeadLetterQueue::new(&connection, topology, &entity);
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let summary = dlq
+                .replay(&filter, &publisher, |seen, total| {
+                    // Progress on long runs: a line that rewrites itself, or every 1000.
+                    if interactive && (seen % 50 == 0 || seen == total) {
+                        eprint!("\r{seen}/{total} looked at");
+                    } else if !interactive && seen % 1000 == 0 {
+                        eprintln!("{seen}/{total} looked at");
+                    }
+                })
+                .await?;
+            if interactive {
+                eprintln!();
+            }
+            let verb = if dry_run { "would replay" } else { "replayed" };
+            println!(
+                "{verb} {}, skipped {}, left {}",
+                summary.replayed, summary.skipped, summary.left
+            );
+        }
+        DlqCommand::Purge { entity, yes } => {
+            if !yes {
+                anyhow::bail!("purge deletes every dead letter of {entity}: add --yes to confirm");
+            }
+            let n = DeadLetterQueue::new(&connection, topology, &entity)
+                .purge()
+                .await?;
+            println!("purged {n} dead letter(s)");
+        }
+    }
+    // Best effort: the broker drops the connection's resources either way.
+    let _ = connection.close(200, "bye".into()).await;
     Ok(())
 }

@@ -124,6 +124,9 @@ pub async fn handle(
             .with_label_values(&[def.name, &verb])
             .inc();
         m.in_flight.with_label_values(&[def.name]).inc();
+        if dead_letter::replay_count(delivery.properties.headers().as_ref()) > 0 {
+            m.replays.with_label_values(&[def.name]).inc();
+        }
         let result = match decoded {
             Err(e) => Err(Failure::Decode(e)),
             Ok(request) => apply_with_retries(&ctx, def, &request, message_id.as_deref())

@@ -62,8 +62,12 @@ impl Worker {
     pub async fn build(settings: Settings) -> Result<Worker, StartupError> {
         let registry = Registry::standard();
         let entities = served_entities(&registry, &settings.entities)?;
-        let pool =
-            database::prepare(&settings.connections.database_url, settings.db_pool_size).await?;
+        let pool = database::prepare(
+            &settings.connections.database_url,
+            settings.db_pool_size,
+            settings.lock_timeout_ms,
+        )
+        .await?;
         let listener = TcpListener::bind(settings.metrics_addr)
             .await
             .map_err(|source| StartupError::Listen {
@@ -240,6 +244,14 @@ impl Worker {
                 stop.clone(),
             ));
         }
+        let depth_channel = connection.create_channel().await?;
+        consumers.spawn(poll_dead_letter_depth(
+            depth_channel,
+            topology.clone(),
+            self.entities.clone(),
+            self.metrics.clone(),
+            stop.clone(),
+        ));
         self.readiness.set_consumers(true);
         tracing::info!(entities = ?self.entities, "consuming");
         let stopped = tokio::select! {
@@ -336,6 +348,47 @@ const STOP_STEP_TIMEOUT: Duration = Duration::from_secs(5);
 /// `future`, or None when it takes longer than [`STOP_STEP_TIMEOUT`].
 async fn bounded<F: std::future::Future>(future: F) -> Option<F::Output> {
     tokio::time::timeout(STOP_STEP_TIMEOUT, future).await.ok()
+}
+
+/// How often the DLQ depth gauge is refreshed.
+const DLQ_DEPTH_EVERY: Duration = Duration::from_secs(15);
+
+/// Keep `webhook_dead_letter_queue_depth{entity}` current (SPEC section 7; operators alert on
+/// a growing DLQ). Ends with the connection (a channel error) or on `stop`.
+async fn poll_dead_letter_depth(
+    channel: lapin::Channel,
+    topology: Topology,
+    entities: Vec<&'static str>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(DLQ_DEPTH_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for &entity in &entities {
+            let options = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let name = topology.dead_letter_queue(entity);
+            match channel
+                .queue_declare(name.as_str().into(), options, FieldTable::default())
+                .await
+            {
+                Ok(queue) => metrics
+                    .dead_letter_queue_depth
+                    .with_label_values(&[entity])
+                    .set(queue.message_count() as i64),
+                Err(e) => {
+                    tracing::warn!(%entity, error = %e, "cannot read the DLQ depth");
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Wait for in-flight requests, at most `timeout` (SPEC section 6, graceful shutdown).

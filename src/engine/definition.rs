@@ -261,6 +261,9 @@ pub struct Companion {
     pub entity: &'static str,
     /// Versions in which the block must be present; in every other version it must be absent.
     pub required_in: Vec<u8>,
+    /// Field values the block always takes, whatever it sends (SPEC 8.3: the site is a
+    /// customer address with `site = 1`).
+    pub fixed: Vec<(&'static str, &'static str)>,
 }
 
 /// `getPartners = 1` (SPEC 11.10): rows of `entity` whose `link` field holds this row's code,

@@ -169,7 +169,8 @@ pub fn is_transient_sqlx(e: &sqlx::Error) -> bool {
             Some(code) => {
                 matches!(
                     code.as_ref(),
-                    "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                    // 55P03 lock_not_available: a lock_timeout, contention that passes.
+                    "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300"
                 ) || code.starts_with("08")
             }
             None => false,

@@ -195,7 +195,7 @@ fn parse_blocks<'a>(
             ));
             continue;
         };
-        let row = parse_row(
+        let mut row = parse_row(
             companion_def,
             companion.block,
             None,
@@ -204,6 +204,15 @@ fn parse_blocks<'a>(
             true,
             &mut errors,
         );
+        for (json, text) in &companion.fixed {
+            if let Some(field) = companion_def.field(json) {
+                if let Ok(value) = value::parse_text(field.ty, text) {
+                    row.values.retain(|(f, _, _)| f.json != field.json);
+                    row.values
+                        .push((field, value, Json::String(text.to_string())));
+                }
+            }
+        }
         if row.code.is_empty() {
             errors.push(FieldError::new(
                 companion.block,

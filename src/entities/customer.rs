@@ -183,7 +183,9 @@ pub fn customer() -> EntityDef {
                 json: "openedContract",
                 entity: "contract",
                 field: "customer_ID",
-                condition: "TRUE",
+                // Open: no closing date, or one still ahead (contracts have no closed status
+                // in the seeds).
+                condition: r#"(t."closingDate" IS NULL OR t."closingDate" > LOCALTIMESTAMP)"#,
                 after: "lastIntervention",
             },
             LiveCount {

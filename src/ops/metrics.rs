@@ -22,6 +22,7 @@ const REPLAYS: &str = "webhook_replays_total";
 const DB_POOL_CONNECTIONS: &str = "webhook_db_pool_connections";
 const BROKER_CONNECTED: &str = "webhook_broker_connected";
 const DATABASE_CONNECTED: &str = "webhook_database_connected";
+const DLQ_DEPTH: &str = "webhook_dead_letter_queue_depth";
 
 /// Label names.
 pub const LABEL_ENTITY: &str = "entity";
@@ -60,8 +61,10 @@ pub struct Metrics {
     pub deduplicated: IntCounterVec,
     /// Requests being processed now. Labels: entity.
     pub in_flight: IntGaugeVec,
-    /// Requests republished from a dead-letter queue by `dlq replay`. Labels: entity.
+    /// Replayed requests received (their `webhook-replay-count` is above 0). Labels: entity.
     pub replays: IntCounterVec,
+    /// Messages in each served entity's dead-letter queue, polled. Labels: entity.
+    pub dead_letter_queue_depth: IntGaugeVec,
     /// PostgreSQL pool connections. Labels: state ([`POOL_STATE_IDLE`], [`POOL_STATE_USED`]).
     pub db_pool_connections: IntGaugeVec,
     /// 1 while connected to RabbitMQ, else 0.
@@ -113,7 +116,14 @@ impl Metrics {
             )?,
             replays: counter_vec(
                 REPLAYS,
-                "Dead letters replayed to the request exchange.",
+                "Replayed requests received (webhook-replay-count above 0).",
+                &[LABEL_ENTITY],
+            )?,
+            dead_letter_queue_depth: IntGaugeVec::new(
+                Opts::new(
+                    DLQ_DEPTH,
+                    "Messages waiting in the dead-letter queue, polled.",
+                ),
                 &[LABEL_ENTITY],
             )?,
             db_pool_connections: IntGaugeVec::new(
@@ -144,6 +154,7 @@ impl Metrics {
         registry.register(Box::new(self.deduplicated.clone()))?;
         registry.register(Box::new(self.in_flight.clone()))?;
         registry.register(Box::new(self.replays.clone()))?;
+        registry.register(Box::new(self.dead_letter_queue_depth.clone()))?;
         registry.register(Box::new(self.db_pool_connections.clone()))?;
         registry.register(Box::new(self.broker_connected.clone()))?;
         registry.register(Box::new(self.database_connected.clone()))?;

@@ -260,6 +260,22 @@ impl TestWorker {
         row.map(|r| serde_json::from_str(&r.get::<String, _>(0)).expect("jsonb"))
     }
 
+    /// The row, once it exists (bounded wait: for effects of requests that have no waiting
+    /// caller, such as replayed dead letters).
+    pub async fn wait_row(&self, table: &str, code_column: &str, code: &str) -> Json {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(row) = self.row(table, code_column, code).await {
+                return row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no row {code} in {table}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query(sql)
             .fetch_one(&self.pool)

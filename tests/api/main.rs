@@ -3,6 +3,7 @@
 
 mod customer;
 mod delivery;
+mod dlq;
 mod errors;
 mod helpers;
 mod prospect;
