@@ -528,4 +528,59 @@ mod tests {
             Some("C9".into())
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON-ish text: the decoder's hard cases are near-JSON, not random bytes.
+        fn jsonish() -> impl Strategy<Value = String> {
+            let atom = prop_oneof![
+                Just("{".to_string()),
+                Just("}".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just(",".to_string()),
+                Just(":".to_string()),
+                Just("\"verb\"".to_string()),
+                Just("\"GET\"".to_string()),
+                Just("\"PUT\"".to_string()),
+                Just("\"LIST\"".to_string()),
+                Just("\"code\"".to_string()),
+                Just("\"limit\"".to_string()),
+                Just("\"filters\"".to_string()),
+                Just("\"resultType\"".to_string()),
+                Just("\"\\\"\"".to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[a-z0-9 ]{0,8}".prop_map(|s| format!("\"{s}\"")),
+            ];
+            proptest::collection::vec(atom, 0..60).prop_map(|atoms| atoms.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn decoding_arbitrary_bytes_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let envelope = Envelope { body, ..Envelope::default() };
+                let _ = decode(&envelope, DEFAULT_MAX_BODY_BYTES);
+            }
+
+            #[test]
+            fn decoding_json_like_text_gives_a_request_or_a_spec_error(text in jsonish(), version in proptest::option::of("[0-9a-z]{0,3}")) {
+                let envelope = Envelope { body: text.into_bytes(), content_type: None, webhook_version: version };
+                match decode(&envelope, DEFAULT_MAX_BODY_BYTES) {
+                    Ok(request) => prop_assert!(request.limit <= MAX_LIMIT),
+                    Err(e) => prop_assert!(matches!(
+                        e.code(),
+                        ErrorCode::MalformedMessage | ErrorCode::InvalidRequest | ErrorCode::WebhookVersionMismatch
+                    )),
+                }
+            }
+
+            #[test]
+            fn nesting_depth_is_never_below_the_parsers_view(depth in 0usize..200) {
+                let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                prop_assert_eq!(nesting_depth(&text), depth);
+            }
+        }
+    }
 }

@@ -261,7 +261,7 @@ async fn a_worker_killed_mid_stream_loses_nothing_and_applies_each_request_once(
 }
 
 /// The broker-side ids of the connections whose name carries `prefix`.
-async fn worker_connections(prefix: &str) -> Vec<String> {
+pub(crate) async fn worker_connections(prefix: &str) -> Vec<String> {
     let listed = Command::new("rabbitmqctl")
         .args([
             "list_connections",

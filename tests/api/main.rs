@@ -5,5 +5,6 @@ mod customer;
 mod delivery;
 mod dlq;
 mod errors;
+mod faults;
 mod helpers;
 mod prospect;
