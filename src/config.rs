@@ -77,6 +77,12 @@ pub struct Settings {
     /// Deliveries of one message before it is dead-lettered as INTERNAL (quorum queues).
     #[arg(long, env = "DELIVERY_LIMIT", default_value_t = 5)]
     pub delivery_limit: u32,
+    /// Partition queues per entity (0: off). Spreads requests by a consistent hash of their
+    /// `webhook-code` header over queues with a single active consumer each, so that one
+    /// code's requests stay in order across several workers (needs the RabbitMQ plugin
+    /// rabbitmq_consistent_hash_exchange; docs/operating.md).
+    #[arg(long, env = "PARTITIONS", default_value_t = 0)]
+    pub partitions: u16,
     /// Unacknowledged deliveries per entity queue (basic.qos).
     #[arg(long, env = "PREFETCH", default_value_t = 64)]
     pub prefetch: u16,
@@ -118,6 +124,7 @@ impl Default for Settings {
             entities: Vec::new(),
             queue_type: QueueKind::Quorum,
             delivery_limit: 5,
+            partitions: 0,
             prefetch: 64,
             max_in_flight: 16,
             max_body_bytes: crate::request::DEFAULT_MAX_BODY_BYTES,

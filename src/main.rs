@@ -13,7 +13,7 @@ use webhook_worker::cli::{CallArgs, Cli, Command, DlqArgs, DlqCommand, ImportArg
 use webhook_worker::config::Settings;
 use webhook_worker::entities::Registry;
 use webhook_worker::startup::Worker;
-use webhook_worker::transport::topology::{QueueKind, Topology};
+use webhook_worker::transport::topology::{QueueKind, Topology, PARTITION_HEADER};
 use webhook_worker::{database, import, telemetry};
 
 #[tokio::main]
@@ -89,7 +89,22 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
     let client = Client::connect(&args.connections.amqp_url, topology)
         .await
         .context("connecting to RabbitMQ")?;
+    // Partitioned mode hashes this header (docs/operating.md); harmless otherwise.
+    let code = Registry::standard().get(&args.entity).and_then(|def| {
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        webhook_worker::request::peek(&bytes, usize::MAX, def.block, def.code).1
+    });
+    let headers = code
+        .map(|c| {
+            (
+                PARTITION_HEADER.to_string(),
+                lapin::types::AMQPValue::LongString(c.into()),
+            )
+        })
+        .into_iter()
+        .collect();
     let options = CallOptions {
+        headers,
         message_id: args.message_id.clone(),
         webhook_version: args
             .webhook_version

@@ -222,15 +222,19 @@ impl Worker {
         let stop = shutdown.child_token();
         let mut consumers = JoinSet::new();
         let mut channels = Vec::new();
-        for &entity in &self.entities {
+        let queues = self
+            .entities
+            .iter()
+            .flat_map(|&e| topology.consumed_queues(e).into_iter().map(move |q| (e, q)));
+        for (entity, queue) in queues {
             let channel = connection.create_channel().await?;
             channel
                 .basic_qos(self.settings.prefetch, BasicQosOptions::default())
                 .await?;
             let consumer = channel
                 .basic_consume(
-                    topology.request_queue(entity).into(),
-                    format!("webhook-worker.{entity}").into(),
+                    queue.as_str().into(),
+                    format!("webhook-worker.{queue}").into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),
                 )
@@ -446,6 +450,7 @@ fn topology_of(settings: &Settings) -> Topology {
         settings.queue_type,
         settings.delivery_limit,
     )
+    .with_partitions(settings.partitions)
 }
 
 /// The entities of `--entities` (all when empty), checked against the registry.

@@ -33,6 +33,14 @@ const ARG_DEAD_LETTER_EXCHANGE: &str = "x-dead-letter-exchange";
 const ARG_DEAD_LETTER_ROUTING_KEY: &str = "x-dead-letter-routing-key";
 const QUEUE_TYPE_QUORUM: &str = "quorum";
 const QUEUE_TYPE_CLASSIC: &str = "classic";
+/// Partitioned mode (per-code order across workers, docs/operating.md): the RabbitMQ plugin
+/// exchange type, the header it hashes, and the argument that keeps one active consumer.
+const CONSISTENT_HASH: &str = "x-consistent-hash";
+const ARG_HASH_HEADER: &str = "hash-header";
+const ARG_SINGLE_ACTIVE_CONSUMER: &str = "x-single-active-consumer";
+/// The request header carrying the entity code, hashed to choose a partition. Publishers
+/// set it in partitioned mode (`call` does); without it a request goes to one partition.
+pub const PARTITION_HEADER: &str = "webhook-code";
 
 /// The kind of the request queues (SPEC section 1: quorum by default, classic selectable).
 /// Dead-letter and reply queues are always classic.
@@ -90,6 +98,8 @@ pub struct Topology {
     kind: QueueKind,
     /// `x-delivery-limit` of quorum request queues (SPEC section 6: set explicitly).
     delivery_limit: u32,
+    /// Partition queues per entity; 0 = one request queue (the default).
+    partitions: u16,
 }
 
 impl Topology {
@@ -98,7 +108,38 @@ impl Topology {
             prefix: prefix.into(),
             kind,
             delivery_limit,
+            partitions: 0,
         }
+    }
+
+    /// Partitioned mode: requests of each entity are spread over `partitions` queues by a
+    /// consistent hash of their [`PARTITION_HEADER`], each queue with a single active
+    /// consumer, so that requests for one code are applied in order across several workers.
+    pub fn with_partitions(mut self, partitions: u16) -> Self {
+        self.partitions = partitions;
+        self
+    }
+
+    pub fn partitions(&self) -> u16 {
+        self.partitions
+    }
+
+    /// `{p}webhook.{entity}.hash`: the consistent-hash exchange of partitioned mode.
+    pub fn partition_exchange(&self, entity: &str) -> String {
+        format!("{}{REQUEST_EXCHANGE}.{entity}.hash", self.prefix)
+    }
+
+    /// `{p}webhook.{entity}.p{index}`: one partition queue.
+    pub fn partition_queue(&self, entity: &str, index: u16) -> String {
+        format!("{}{REQUEST_EXCHANGE}.{entity}.p{index}", self.prefix)
+    }
+
+    /// The queues a worker consumes for `entity`: the request queue, and in partitioned
+    /// mode every partition queue too (the request queue then only drains what it held).
+    pub fn consumed_queues(&self, entity: &str) -> Vec<String> {
+        let mut queues = vec![self.request_queue(entity)];
+        queues.extend((0..self.partitions).map(|i| self.partition_queue(entity, i)));
+        queues
     }
 
     pub fn prefix(&self) -> &str {
@@ -196,6 +237,9 @@ impl Topology {
             for (queue, exchange, arguments) in queues {
                 declare_bound_queue(channel, &queue, &exchange, entity, arguments).await?;
             }
+            if self.partitions > 0 {
+                self.declare_partitions(channel, entity).await?;
+            }
         }
         tracing::debug!(entities = entities.len(), "topology declared");
         Ok(())
@@ -210,9 +254,18 @@ impl Topology {
                 self.request_queue(entity),
                 self.dead_letter_queue(entity),
                 self.reply_queue(entity),
-            ] {
+            ]
+            .into_iter()
+            .chain((0..self.partitions).map(|i| self.partition_queue(entity, i)))
+            {
                 channel
                     .queue_delete(short_string(&queue)?, QueueDeleteOptions::default())
+                    .await?;
+            }
+            if self.partitions > 0 {
+                let exchange = short_string(&self.partition_exchange(entity))?;
+                channel
+                    .exchange_delete(exchange, ExchangeDeleteOptions::default())
                     .await?;
             }
         }
@@ -221,6 +274,62 @@ impl Topology {
                 .exchange_delete(short_string(&exchange)?, ExchangeDeleteOptions::default())
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Partitioned mode for one entity: `webhook` → (key entity) → the consistent-hash
+    /// exchange → the partition queues (weight 1 each, single active consumer, the request
+    /// queue's arguments); the request queue is unbound so each request is routed once.
+    async fn declare_partitions(
+        &self,
+        channel: &Channel,
+        entity: &str,
+    ) -> Result<(), TransportError> {
+        let exchange = self.partition_exchange(entity);
+        let mut arguments = FieldTable::default();
+        arguments.insert(ARG_HASH_HEADER.into(), long_string(PARTITION_HEADER));
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        let kind = ExchangeKind::Custom(CONSISTENT_HASH.to_string());
+        channel
+            .exchange_declare(short_string(&exchange)?, kind, options, arguments)
+            .await?;
+        let (source, key) = (
+            short_string(&self.request_exchange())?,
+            short_string(entity)?,
+        );
+        channel
+            .exchange_bind(
+                short_string(&exchange)?,
+                source.clone(),
+                key.clone(),
+                Default::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        for index in 0..self.partitions {
+            let mut arguments = self.request_queue_arguments(entity);
+            arguments.insert(ARG_SINGLE_ACTIVE_CONSUMER.into(), AMQPValue::Boolean(true));
+            // For a consistent-hash exchange the binding key is the partition's weight.
+            declare_bound_queue(
+                channel,
+                &self.partition_queue(entity, index),
+                &exchange,
+                "1",
+                arguments,
+            )
+            .await?;
+        }
+        channel
+            .queue_unbind(
+                short_string(&self.request_queue(entity))?,
+                source,
+                key,
+                FieldTable::default(),
+            )
+            .await?;
         Ok(())
     }
 

@@ -8,3 +8,4 @@ mod errors;
 mod faults;
 mod helpers;
 mod prospect;
+mod scale;
