@@ -85,7 +85,7 @@ pub async fn put(
     if !fk_errors.is_empty() {
         return Err(EngineError::InvalidForeignKey(fk_errors));
     }
-    let mut created = false;
+    let mut created = Vec::with_capacity(plan.rows.len());
     for i in 0..plan.rows.len() {
         let is_head = plan.heads().contains(&i);
         let recoded = is_head && recode(conn, &plan.rows[i]).await?;
@@ -93,23 +93,26 @@ pub async fn put(
             take_scope_default(&mut plan.rows[i]);
         }
         let row = &plan.rows[i];
-        let row_created = upsert(conn, row, is_head && !recoded)
-            .await
-            .map_err(|e| backstop(e, row))?;
-        if i == plan.main {
-            created = row_created;
-        }
-        if is_head {
-            let written = Written {
-                table: row.def.table,
-                code: &row.code,
-                created: row_created,
-            };
-            for hook in &row.def.hooks {
-                (hook.run)(conn, &written).await?;
-            }
+        created.push(
+            upsert(conn, row, is_head && !recoded)
+                .await
+                .map_err(|e| backstop(e, row))?,
+        );
+    }
+    // Hooks run once every block is written: a rule may read the child rows of the same
+    // request (SPEC 8.4: the current step's type gives the opportunity its status).
+    for i in plan.heads() {
+        let row = &plan.rows[i];
+        let written = Written {
+            table: row.def.table,
+            code: &row.code,
+            created: created[i],
+        };
+        for hook in &row.def.hooks {
+            (hook.run)(conn, &written).await?;
         }
     }
+    let created = created[plan.main];
     let main = &plan.rows[plan.main];
     let projection = Projection::new(def, ResultType::Extended);
     let block = projection

@@ -192,7 +192,8 @@ pub fn customer() -> EntityDef {
                 json: "openedOpportunity",
                 entity: "opportunity",
                 field: "customer_ID",
-                condition: "TRUE",
+                // Active: its status is the OPPORTUNITY_STATUS tagged ACTIVE (SPEC 8.4).
+                condition: r#"EXISTS (SELECT 1 FROM sw_data_generictype g WHERE g.codegenerictype = t."generictype_ID_status" AND g.tag = 'ACTIVE')"#,
                 after: "openedQuote",
             },
         ],

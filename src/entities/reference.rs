@@ -321,11 +321,13 @@ fn customercontact() -> EntityDef {
 }
 
 /// `sw_data_customeraddress`: 002's `site` block. Its `internalCodeCustomeraddress` and
-/// `internalcustomer_ID` are recoding keys, not fields (SPEC 11.4). Goes with its customer
-/// on DELETE (SPEC 8.1).
+/// `internalcustomer_ID` are recoding keys, not fields (SPEC 11.4): the first is the
+/// engine's `internalcode<entity>`; the second names the customer's code before its own
+/// recoding, which `customer_ID` follows through the foreign key by itself, so it is
+/// accepted and ignored. Goes with its customer on DELETE (SPEC 8.1).
 fn customeraddress() -> EntityDef {
     use Type::*;
-    reference(
+    let mut def = reference(
         "customeraddress",
         "sw_data_customeraddress",
         vec![
@@ -366,7 +368,9 @@ fn customeraddress() -> EntityDef {
             Filter::new("codeCustomer", "customer_ID", Op::Equal),
             Filter::new("name", "name", Op::Contains),
         ],
-    )
+    );
+    def.ignored_keys = vec!["internalcustomer_ID"];
+    def
 }
 
 /// `sw_data_customerextension`: the static figures of the customer's `indicators` block,
