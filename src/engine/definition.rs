@@ -377,6 +377,18 @@ impl EntityDef {
         }
     }
 
+    /// A reference entity (SPEC section 9): LIST filters `code` (equal) and, when it has a
+    /// label, `label` (contains).
+    pub fn reference(name: &'static str, table: &'static str, fields: Vec<Field>) -> EntityDef {
+        let mut def = EntityDef::new(name, table, fields);
+        def.filters.push(Filter::new("code", def.code, Op::Equal));
+        if def.field("label").is_some() {
+            def.filters
+                .push(Filter::new("label", "label", Op::Contains));
+        }
+        def
+    }
+
     /// The same table seen through other names (SPEC 8.1: the prospect is the customer
     /// renamed). Each `(from, to)` renames a field's JSON name, a related block's key or a
     /// child block; the old field names stay accepted on input (SPEC 11.3). Filters, sorts

@@ -153,7 +153,7 @@ pub fn contractbilling() -> EntityDef {
 /// datatype is not in the seeds: BADGE_COLOR is ours.
 pub fn contracttype() -> EntityDef {
     use Type::*;
-    reference(
+    EntityDef::reference(
         "contracttype",
         "sw_data_contracttype",
         vec![
@@ -170,7 +170,7 @@ pub fn contracttype() -> EntityDef {
 /// `sw_data_frequency`: the target of `frequency_ID` (contract and billing lines). No seed
 /// shows its block: a code and a label.
 pub fn frequency() -> EntityDef {
-    reference(
+    EntityDef::reference(
         "frequency",
         "sw_data_frequency",
         vec![
@@ -183,7 +183,7 @@ pub fn frequency() -> EntityDef {
 /// `sw_data_contractequipment`: one equipment (`equipment_ID`, a plain code: equipments are
 /// not served by this build) covered by one contract; goes with its contract on DELETE.
 pub fn contractequipment() -> EntityDef {
-    let mut def = reference(
+    let mut def = EntityDef::reference(
         "contractequipment",
         "sw_data_contractequipment",
         vec![
@@ -208,18 +208,6 @@ fn companion(block: &'static str, entity: &'static str) -> Companion {
         required_in: vec![1],
         fixed: Vec::new(),
     }
-}
-
-/// A reference entity with the LIST filters every reference entity has (docs/data-model.md):
-/// `code` (equal on its code field) and, when it has a label, `label` (contains).
-fn reference(name: &'static str, table: &'static str, fields: Vec<Field>) -> EntityDef {
-    let mut def = EntityDef::new(name, table, fields);
-    def.filters.push(Filter::new("code", def.code, Op::Equal));
-    if def.field("label").is_some() {
-        def.filters
-            .push(Filter::new("label", "label", Op::Contains));
-    }
-    def
 }
 
 #[cfg(test)]

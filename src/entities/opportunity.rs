@@ -212,23 +212,11 @@ pub fn customeraddressopportunity() -> EntityDef {
     )
 }
 
-/// A reference entity of the deal family: LIST filter `code` (equal on the code field)
-/// and, when it has a label, `label` (contains), as every reference entity (SPEC 9).
-fn reference(name: &'static str, table: &'static str, fields: Vec<Field>) -> EntityDef {
-    let mut def = EntityDef::new(name, table, fields);
-    def.filters.push(Filter::new("code", def.code, Op::Equal));
-    if def.field("label").is_some() {
-        def.filters
-            .push(Filter::new("label", "label", Op::Contains));
-    }
-    def
-}
-
 /// `sw_data_dealsteptype` (queue `webhook.opportunitysteptype`): the step types that 003's
 /// steps name (`DEAL_STEP-PRJ-C`). A step type may carry the status its opportunity takes
 /// when a step of this type becomes current (SPEC 8.4).
 pub fn opportunitysteptype() -> EntityDef {
-    let mut def = reference(
+    let mut def = EntityDef::reference(
         "opportunitysteptype",
         "sw_data_dealsteptype",
         vec![
@@ -254,7 +242,7 @@ pub fn opportunitysteptype() -> EntityDef {
 /// `sw_data_dealpartner` (queue `webhook.dealpartner`, SPEC 11.10): a partner customer of
 /// an opportunity with its role, listed by `getPartners`. Goes with its opportunity.
 pub fn dealpartner() -> EntityDef {
-    let mut def = reference(
+    let mut def = EntityDef::reference(
         "dealpartner",
         "sw_data_dealpartner",
         vec![
@@ -278,7 +266,7 @@ pub fn dealpartner() -> EntityDef {
 /// (SPEC 8.4); they go with their deal.
 pub fn dealelement() -> EntityDef {
     use Type::*;
-    let mut def = reference(
+    let mut def = EntityDef::reference(
         "dealelement",
         "sw_data_dealelement",
         vec![
@@ -298,7 +286,7 @@ pub fn dealelement() -> EntityDef {
 /// (`marketinglead_ID_origin`) or an event (`marketinglead_ID`) comes from.
 pub fn marketinglead() -> EntityDef {
     use Type::*;
-    let mut def = reference(
+    let mut def = EntityDef::reference(
         "marketinglead",
         "sw_data_marketinglead",
         vec![

@@ -56,12 +56,7 @@ fn reference(
     fields: Vec<Field>,
     extra: Vec<Filter>,
 ) -> EntityDef {
-    let mut def = EntityDef::new(name, table, fields);
-    def.filters.push(Filter::new("code", def.code, Op::Equal));
-    if def.field("label").is_some() {
-        def.filters
-            .push(Filter::new("label", "label", Op::Contains));
-    }
+    let mut def = EntityDef::reference(name, table, fields);
     def.filters.extend(extra);
     def
 }
