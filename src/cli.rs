@@ -27,6 +27,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Dead-letter queues: list, show, replay, purge (SPEC section 5).
     Dlq(DlqArgs),
+    /// Print the AsyncAPI document of the message contract.
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@
 //! - [`config`], [`cli`], [`telemetry`], [`database`]: settings, command line, logs,
 //!   database creation and migrations.
 //! - [`call`], [`import`], [`dlq`]: the `call`, `import` and `dlq` subcommands.
+//! - [`schema`]: the AsyncAPI document of the messages (`schema` subcommand).
 
 pub mod call;
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod ordering;
 pub mod pipeline;
 pub mod reply;
 pub mod request;
+pub mod schema;
 pub mod startup;
 pub mod telemetry;
 pub mod transport;

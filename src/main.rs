@@ -24,6 +24,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Call(args) => call(args).await,
         Command::Import(args) => import_file(args).await,
         Command::Dlq(args) => dlq(args).await,
+        Command::Schema => {
+            // The document ends with a newline already.
+            print!(
+                "{}",
+                webhook_worker::schema::asyncapi(&Registry::standard())
+            );
+            Ok(())
+        }
     }
 }
 
