@@ -572,30 +572,17 @@ async fn resolve_references(
             }
         }
     }
-    let mut targets: Vec<_> = by_target.into_iter().collect();
-    targets.sort_by_key(|(t, _)| *t);
-    for (target, refs) in targets {
-        let Some(target_def) = registry.get(target) else {
-            continue;
-        };
-        let codes: Vec<String> = refs.iter().map(|(_, _, c)| c.clone()).collect();
-        let mut qb = QueryBuilder::new("SELECT ");
-        qb.push(column("t", target_def.code_field()))
-            .push(" FROM ")
-            .push(ident(target_def.table));
-        qb.push(" t WHERE ")
-            .push(column("t", target_def.code_field()))
-            .push(" = ANY(")
-            .push_bind(codes)
-            .push(")");
-        let found: HashSet<String> = qb
-            .build()
-            .fetch_all(&mut *conn)
-            .await?
+    let mut targets: Vec<_> = by_target
+        .into_iter()
+        .filter_map(|(target, refs)| registry.get(target).map(|def| (target, def, refs)))
+        .collect();
+    targets.sort_by_key(|(t, _, _)| *t);
+    let found = existing_codes(conn, &targets).await?;
+    for (target, target_def, refs) in &targets {
+        for (r, i, code) in refs
             .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
-        for (r, i, code) in refs.iter().filter(|(_, _, c)| !found.contains(c)) {
+            .filter(|(_, _, c)| !found.contains(&(target_def.table, c.clone())))
+        {
             let row = &rows[*r];
             let field = row.values[*i].0;
             let mut e = row.error(
@@ -613,6 +600,41 @@ async fn resolve_references(
     }
     errors.sort_by_key(|e| e.index.is_some());
     Ok(errors)
+}
+
+/// The references of a PUT to one target entity: (row, value index, code) each.
+type Target<'a> = (&'static str, &'a EntityDef, Vec<(usize, usize, String)>);
+
+/// Which of the referenced codes exist, as (table, code): one query for every target table
+/// (a UNION ALL of one lookup per table), so a PUT pays one round trip for its foreign keys.
+async fn existing_codes(
+    conn: &mut PgConnection,
+    targets: &[Target<'_>],
+) -> Result<HashSet<(&'static str, String)>, EngineError> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("");
+    for (n, (_, def, refs)) in targets.iter().enumerate() {
+        if n > 0 {
+            qb.push(" UNION ALL ");
+        }
+        let code = column("t", def.code_field());
+        qb.push(format!(
+            "SELECT {n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
+            ident(def.table)
+        ));
+        qb.push_bind(refs.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>())
+            .push(")");
+    }
+    let mut found = HashSet::new();
+    for row in qb.build().fetch_all(&mut *conn).await? {
+        let n: i32 = row.try_get(0)?;
+        if let Some((_, def, _)) = targets.get(n as usize) {
+            found.insert((def.table, row.try_get::<String, _>(1)?));
+        }
+    }
+    Ok(found)
 }
 
 /// One query for every generictype value: the row of the datatype whose code, or else

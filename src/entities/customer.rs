@@ -229,30 +229,27 @@ fn main_contact<'a>(
     written: &'a Written<'a>,
 ) -> BoxFuture<'a, Result<(), EngineError>> {
     Box::pin(async move {
-        let updated = sqlx::query(
-            r#"UPDATE sw_data_customercontact AS k SET
-                 "lastName" = c.name, "firstName" = c."contactFirstName",
-                 "generictype_ID_civility" = c."generictype_ID_civility",
-                 address1 = c.address1, address2 = c.address2, address3 = c.address3,
-                 "postalCode" = c."postalCode", city = c.city,
-                 "phoneNumber" = c."phoneNumber", "mobilePhoneNumber" = c."mobilePhoneNumber",
-                 "faxNumber" = c."faxNumber", email = c.email,
-                 "generictype_ID_country" = c."generictype_ID_country",
-                 "generictype_ID_province" = c."generictype_ID_province",
-                 "baseculture_ID" = c."baseculture_ID"
-               FROM sw_data_customer AS c
-               WHERE c.codecustomer = $1 AND c."isIndividual"
-                 AND k."customer_ID" = c.codecustomer AND k."mainContact""#,
-        )
-        .bind(written.code)
-        .execute(&mut *conn)
-        .await
-        .map_err(EngineError::Database)?;
-        if updated.rows_affected() > 0 {
-            return Ok(());
-        }
+        // One statement (one round trip): update the main contact, or insert it when the
+        // update found none; nothing at all when the customer is not an individual.
         sqlx::query(
-            r#"INSERT INTO sw_data_customercontact
+            r#"WITH c AS (
+                 SELECT * FROM sw_data_customer WHERE codecustomer = $1 AND "isIndividual"
+               ), updated AS (
+                 UPDATE sw_data_customercontact AS k SET
+                   "lastName" = c.name, "firstName" = c."contactFirstName",
+                   "generictype_ID_civility" = c."generictype_ID_civility",
+                   address1 = c.address1, address2 = c.address2, address3 = c.address3,
+                   "postalCode" = c."postalCode", city = c.city,
+                   "phoneNumber" = c."phoneNumber", "mobilePhoneNumber" = c."mobilePhoneNumber",
+                   "faxNumber" = c."faxNumber", email = c.email,
+                   "generictype_ID_country" = c."generictype_ID_country",
+                   "generictype_ID_province" = c."generictype_ID_province",
+                   "baseculture_ID" = c."baseculture_ID"
+                 FROM c
+                 WHERE k."customer_ID" = c.codecustomer AND k."mainContact"
+                 RETURNING 1
+               )
+               INSERT INTO sw_data_customercontact
                  (codecustomercontact, "customer_ID", "mainContact", "lastName", "firstName",
                   "generictype_ID_civility", address1, address2, address3, "postalCode", city,
                   "phoneNumber", "mobilePhoneNumber", "faxNumber", email,
@@ -262,8 +259,8 @@ fn main_contact<'a>(
                   c.address3, c."postalCode", c.city, c."phoneNumber", c."mobilePhoneNumber",
                   c."faxNumber", c.email, c."generictype_ID_country",
                   c."generictype_ID_province", c."baseculture_ID"
-               FROM sw_data_customer AS c
-               WHERE c.codecustomer = $1 AND c."isIndividual""#,
+               FROM c
+               WHERE NOT EXISTS (SELECT 1 FROM updated)"#,
         )
         .bind(written.code)
         .execute(&mut *conn)
