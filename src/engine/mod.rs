@@ -12,6 +12,7 @@ pub mod list;
 pub mod put;
 pub mod render;
 pub mod sql;
+pub mod validate;
 pub mod value;
 
 use serde::{Deserialize, Serialize};

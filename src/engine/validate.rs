@@ -1,0 +1,613 @@
+//! Validation of a PUT (SPEC sections 3 and 8): the request's blocks against the entity's
+//! definition become typed rows in write order (companions, the entity row, child rows), or
+//! every offending field at once: types and lengths, unknown fields and blocks, dynamic
+//! fields against the catalog, the webhook's type scope, generictype completion and every
+//! foreign key, checked in batched lookups. Nothing is written here.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value as Json};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use super::definition::{EntityDef, Field, Reference};
+use super::error::{EngineError, FieldError};
+use super::sql::{column, ident};
+use super::value::{self, Value};
+use crate::entities::Registry;
+use crate::request::Request;
+
+/// Validate a PUT: its rows, or every offending field. VALIDATION_FAILED carries the
+/// missing references too (SPEC section 3: every offending field); INVALID_FOREIGN_KEY is
+/// the answer only when every field is otherwise valid.
+pub(super) async fn plan<'a>(
+    conn: &mut PgConnection,
+    registry: &'a Registry,
+    def: &'a EntityDef,
+    request: &Request,
+) -> Result<Plan<'a>, EngineError> {
+    let (mut plan, mut errors) = parse_blocks(registry, def, request)?;
+    for row in &mut plan.rows {
+        errors.extend(check_dynamic_fields(conn, row).await?);
+    }
+    let fk_errors = resolve_references(conn, registry, &mut plan.rows).await?;
+    for i in plan.heads() {
+        errors.extend(check_scope(&plan.rows[i]));
+    }
+    if !errors.is_empty() {
+        errors.extend(fk_errors);
+        return Err(EngineError::Validation(errors));
+    }
+    if !fk_errors.is_empty() {
+        return Err(EngineError::InvalidForeignKey(fk_errors));
+    }
+    Ok(plan)
+}
+
+/// One row to write: a parsed block (or one element of a child block's array).
+#[derive(Debug)]
+pub(super) struct RowPlan<'a> {
+    pub(super) def: &'a EntityDef,
+    pub(super) block: String,
+    pub(super) index: Option<usize>,
+    pub(super) code: String,
+    /// Fields present in the request, with their parsed value and the value as sent.
+    pub(super) values: Vec<(&'a Field, Value, Json)>,
+    /// Dynamic fields as sent: (name without `v_`, value, key as sent).
+    pub(super) dynamic: Vec<(String, Json, String)>,
+    /// `internalcode<entity>`: the origin code of a recoding (SPEC 8.1, 11.4).
+    pub(super) recode_from: Option<String>,
+}
+
+impl RowPlan<'_> {
+    pub(super) fn error(&self, field: &str, value: Json, message: impl Into<String>) -> FieldError {
+        FieldError::new(&self.block, field, value, message).at(self.index)
+    }
+}
+
+/// The rows of one PUT, in write order: companion blocks, the entity row, child rows.
+pub(super) struct Plan<'a> {
+    pub(super) rows: Vec<RowPlan<'a>>,
+    /// Index of the entity row in `rows`.
+    pub(super) main: usize,
+}
+
+impl<'a> Plan<'a> {
+    /// Rows written with recoding, scope and hooks: the companions and the entity row.
+    pub(super) fn heads(&self) -> std::ops::RangeInclusive<usize> {
+        0..=self.main
+    }
+}
+
+/// The block of `body` named `key` (case-insensitive), unless null.
+fn block<'b>(body: &'b Map<String, Json>, key: &str) -> Option<&'b Json> {
+    body.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+/// SPEC 8.3: each companion block is present exactly in the versions that require it.
+/// SPEC 8.4: a forbidden block is FORBIDDEN_OPERATION.
+fn check_blocks(def: &EntityDef, request: &Request) -> Result<(), EngineError> {
+    let version = request.webhook_version;
+    let wrong: Vec<String> = def
+        .companions
+        .iter()
+        .filter_map(|c| {
+            let required = c.required_in.contains(&version);
+            match (required, block(&request.body, c.block).is_some()) {
+                (true, false) => Some(format!(
+                    "block {:?} is mandatory with webhookVersion {version}",
+                    c.block
+                )),
+                (false, true) => Some(format!(
+                    "block {:?} must be absent with webhookVersion {version}",
+                    c.block
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    if !wrong.is_empty() {
+        return Err(EngineError::VersionMismatch(wrong.join("; ")));
+    }
+    if let Some((key, rule)) = def
+        .forbidden_blocks
+        .iter()
+        .find(|(key, _)| block(&request.body, key).is_some())
+    {
+        return Err(EngineError::Forbidden(format!("block {key:?}: {rule}")));
+    }
+    Ok(())
+}
+
+/// Parse the body's blocks into a plan. `Err` for a version mismatch, a forbidden block, or a
+/// request without its entity block or code; field errors are returned for the caller to
+/// report with the others.
+fn parse_blocks<'a>(
+    registry: &'a Registry,
+    def: &'a EntityDef,
+    request: &Request,
+) -> Result<(Plan<'a>, Vec<FieldError>), EngineError> {
+    check_blocks(def, request)?;
+    let body = &request.body;
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    for companion in &def.companions {
+        let (Some(value), Some(companion_def)) =
+            (block(body, companion.block), registry.get(companion.entity))
+        else {
+            continue;
+        };
+        let Some(obj) = value.as_object() else {
+            errors.push(FieldError::new(
+                companion.block,
+                companion.block,
+                value.clone(),
+                "expected an object",
+            ));
+            continue;
+        };
+        let mut row = parse_row(
+            companion_def,
+            companion.block,
+            None,
+            obj,
+            None,
+            true,
+            &mut errors,
+        );
+        for (json, text) in &companion.fixed {
+            if let Some(field) = companion_def.field(json) {
+                if let Ok(value) = value::parse_text(field.ty, text) {
+                    row.values.retain(|(f, _, _)| f.json != field.json);
+                    row.values
+                        .push((field, value, Json::String(text.to_string())));
+                }
+            }
+        }
+        if row.code.is_empty() {
+            errors.push(FieldError::new(
+                companion.block,
+                companion_def.code,
+                Json::Null,
+                "missing code",
+            ));
+        }
+        rows.push(row);
+    }
+    let main_block = block(body, def.block)
+        .and_then(Json::as_object)
+        .ok_or_else(|| EngineError::InvalidRequest(format!("missing {:?} block", def.block)))?;
+    let main = parse_row(def, def.block, None, main_block, None, true, &mut errors);
+    if main.code.is_empty() {
+        return Err(EngineError::InvalidRequest(format!(
+            "missing code {:?} in block {:?}",
+            def.code, def.block
+        )));
+    }
+    let main_code = main.code.clone();
+    let main_index = rows.len();
+    rows.push(main);
+    for (key, value) in body {
+        // The request's own keys (SPEC section 2), harmless on a PUT, and the companions.
+        let known = ["verb", "settings", "resultType", def.block]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+            || def
+                .companions
+                .iter()
+                .any(|c| key.eq_ignore_ascii_case(c.block));
+        if known {
+            continue;
+        }
+        if key.eq_ignore_ascii_case("code") {
+            if value.as_str() != Some(main_code.as_str()) {
+                let message = format!("differs from the {} block's {}", def.block, def.code);
+                errors.push(FieldError::new(def.block, key, value.clone(), message));
+            }
+            continue;
+        }
+        let Some(child) = def
+            .children
+            .iter()
+            .find(|c| c.block.eq_ignore_ascii_case(key))
+        else {
+            errors.push(FieldError::new(
+                key,
+                key,
+                Json::Null,
+                format!("unknown block for {}", def.name),
+            ));
+            continue;
+        };
+        let Some(child_def) = registry.get(child.entity) else {
+            continue;
+        };
+        let items: Vec<&Json> = match value {
+            Json::Array(items) => items.iter().collect(),
+            Json::Null => Vec::new(),
+            other => vec![other],
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let Some(obj) = item.as_object() else {
+                errors.push(
+                    FieldError::new(child.block, child.block, item.clone(), "expected an object")
+                        .at(Some(i)),
+                );
+                continue;
+            };
+            let parent = Some((child.parent_field, main_code.as_str()));
+            let mut row = parse_row(
+                child_def,
+                child.block,
+                Some(i),
+                obj,
+                parent,
+                false,
+                &mut errors,
+            );
+            if row.code.is_empty() && child.generate_code {
+                // SPEC 8.4, 11.8: a code omitted (or "") is generated, unique across requests.
+                let suffix = uuid::Uuid::new_v4().simple().to_string();
+                row.code = format!("{main_code}-{}", &suffix[..12]);
+            }
+            if row.code.is_empty() {
+                errors.push(
+                    FieldError::new(child.block, child_def.code, Json::Null, "missing code")
+                        .at(Some(i)),
+                );
+                continue;
+            }
+            rows.push(row);
+        }
+    }
+    Ok((
+        Plan {
+            rows,
+            main: main_index,
+        },
+        errors,
+    ))
+}
+
+/// Parse one block against a definition. The row's code is empty when the block has none.
+fn parse_row<'a>(
+    def: &'a EntityDef,
+    block: &str,
+    index: Option<usize>,
+    obj: &Map<String, Json>,
+    parent: Option<(&'static str, &str)>,
+    is_main: bool,
+    errors: &mut Vec<FieldError>,
+) -> RowPlan<'a> {
+    let mut row = RowPlan {
+        def,
+        block: block.to_string(),
+        index,
+        code: String::new(),
+        values: Vec::new(),
+        dynamic: Vec::new(),
+        recode_from: None,
+    };
+    let recode_key = def.recode_key();
+    for (key, json) in obj {
+        if def.ignored_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        if is_main && key.eq_ignore_ascii_case(&recode_key) {
+            row.recode_from = match json {
+                Json::String(s) if !s.is_empty() => Some(s.clone()),
+                Json::Null | Json::String(_) => None,
+                other => {
+                    errors.push(row.error(key, other.clone(), "expected a code"));
+                    None
+                }
+            };
+            continue;
+        }
+        if def.dynamic_fields.is_some() {
+            if key.eq_ignore_ascii_case("dynamicFields") {
+                parse_dynamic_pairs(&mut row, key, json, errors);
+                continue;
+            }
+            if key.len() > 2 && key[..2].eq_ignore_ascii_case("v_") {
+                row.dynamic
+                    .push((key[2..].to_string(), json.clone(), key.clone()));
+                continue;
+            }
+        }
+        let Some(field) = def.field_named(key) else {
+            errors.push(row.error(key, json.clone(), format!("{block} has no field {key:?}")));
+            continue;
+        };
+        match value::parse(field.ty, json) {
+            Ok(v) => {
+                row.values.retain(|(f, _, _)| f.json != field.json);
+                row.values.push((field, v, json.clone()));
+            }
+            Err(message) => errors.push(row.error(field.json, json.clone(), message)),
+        }
+    }
+    if let Some((parent_field, parent_code)) = parent {
+        if let Some(field) = def.field(parent_field) {
+            let given = row
+                .values
+                .iter()
+                .any(|(f, v, _)| f.json == parent_field && !v.is_null());
+            if !given {
+                row.values.retain(|(f, _, _)| f.json != parent_field);
+                row.values.push((
+                    field,
+                    Value::Text(parent_code.to_string()),
+                    Json::String(parent_code.to_string()),
+                ));
+            }
+        }
+    }
+    if let Some(pos) = row.values.iter().position(|(f, _, _)| f.json == def.code) {
+        let (_, code, _) = row.values.remove(pos);
+        row.code = code.as_text().unwrap_or_default().to_string();
+    }
+    row
+}
+
+/// SPEC 11.9: `"dynamicFields": [{"fieldname": "CLI40", "fieldvalue": "7"}]`.
+fn parse_dynamic_pairs(
+    row: &mut RowPlan<'_>,
+    key: &str,
+    json: &Json,
+    errors: &mut Vec<FieldError>,
+) {
+    let Some(items) = json.as_array() else {
+        errors.push(row.error(
+            key,
+            json.clone(),
+            "expected an array of {fieldname, fieldvalue}",
+        ));
+        return;
+    };
+    for item in items {
+        let pair = item.as_object().and_then(|o| {
+            let name = o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("fieldname"))?
+                .1
+                .as_str()?;
+            let value = o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("fieldvalue"))
+                .map(|(_, v)| v.clone());
+            Some((name.to_string(), value.unwrap_or(Json::Null)))
+        });
+        match pair {
+            Some((name, value)) => row.dynamic.push((name, value, key.to_string())),
+            None => errors.push(row.error(
+                key,
+                item.clone(),
+                "expected {\"fieldname\": ..., \"fieldvalue\": ...}",
+            )),
+        }
+    }
+}
+
+/// Dynamic fields must be declared for the entity in the catalog (SPEC 8.4); their names
+/// are stored with the catalog's spelling.
+async fn check_dynamic_fields(
+    conn: &mut PgConnection,
+    row: &mut RowPlan<'_>,
+) -> Result<Vec<FieldError>, EngineError> {
+    let Some(catalog_entity) = row.def.dynamic_fields else {
+        return Ok(Vec::new());
+    };
+    if row.dynamic.is_empty() {
+        return Ok(Vec::new());
+    }
+    let declared: Vec<String> =
+        sqlx::query("SELECT fieldname FROM sw_data_dynamicfield WHERE entity = $1")
+            .bind(catalog_entity)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+    let mut errors = Vec::new();
+    for (name, value, key) in &mut row.dynamic {
+        match declared.iter().find(|d| d.eq_ignore_ascii_case(name)) {
+            Some(canonical) => *name = canonical.clone(),
+            None => errors.push(
+                FieldError::new(
+                    &row.block,
+                    key,
+                    value.clone(),
+                    format!("no dynamic field {name:?} is declared for {catalog_entity}"),
+                )
+                .at(row.index),
+            ),
+        }
+        if value.is_array() || value.is_object() {
+            errors.push(
+                FieldError::new(
+                    &row.block,
+                    key,
+                    value.clone(),
+                    "a dynamic field takes a scalar",
+                )
+                .at(row.index),
+            );
+        }
+    }
+    Ok(errors)
+}
+
+/// A written type must be one this webhook may write (SPEC 11.6).
+fn check_scope(row: &RowPlan<'_>) -> Vec<FieldError> {
+    let def = row.def;
+    let Some(scope) = &def.scope else {
+        return Vec::new();
+    };
+    row.values
+        .iter()
+        .filter(|(f, v, _)| f.json == scope.field && !v.is_null())
+        .filter(|(_, v, _)| !scope.write.iter().any(|w| Some(*w) == v.as_text()))
+        .map(|(f, _, sent)| {
+            row.error(
+                f.json,
+                sent.clone(),
+                format!(
+                    "the {} webhook writes only {}",
+                    def.name,
+                    scope.write.join(", ")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Complete generictype values to full codes (SPEC 11.7) and check that every foreign key
+/// names an existing row, or one this request writes; one batched lookup per target table.
+/// Returns every missing reference.
+async fn resolve_references(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    rows: &mut [RowPlan<'_>],
+) -> Result<Vec<FieldError>, EngineError> {
+    // Rows this request writes count as existing, by table: views share tables.
+    let written: HashSet<(&str, String)> =
+        rows.iter().map(|r| (r.def.table, r.code.clone())).collect();
+    let table_of = |entity: &str| registry.get(entity).map(|d| d.table).unwrap_or_default();
+    // (row, value index) of every generictype value, and of every entity reference.
+    let mut generic: Vec<(usize, usize, &'static str, String)> = Vec::new();
+    let mut by_target: HashMap<&'static str, Vec<(usize, usize, String)>> = HashMap::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (i, (field, value, _)) in row.values.iter().enumerate() {
+            let Some(text) = value.as_text() else {
+                continue;
+            };
+            match field.reference {
+                Some(Reference::GenericType(datatype)) => {
+                    generic.push((r, i, datatype, text.to_string()))
+                }
+                Some(Reference::Entity(target))
+                    if !written.contains(&(table_of(target), text.to_string())) =>
+                {
+                    by_target
+                        .entry(target)
+                        .or_default()
+                        .push((r, i, text.to_string()))
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    if !generic.is_empty() {
+        let resolved = complete_generictypes(conn, &generic).await?;
+        for ((r, i, datatype, text), full) in generic.iter().zip(resolved) {
+            let row = &mut rows[*r];
+            match full {
+                Some(full) => row.values[*i].1 = Value::Text(full),
+                None => {
+                    let field = row.values[*i].0;
+                    let mut e = row.error(
+                        field.json,
+                        row.values[*i].2.clone(),
+                        format!("no {datatype} generictype {text:?}"),
+                    );
+                    e.references = Some(format!(
+                        "sw_data_generictype.codegenerictype (dataType {datatype})"
+                    ));
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let mut targets: Vec<_> = by_target
+        .into_iter()
+        .filter_map(|(target, refs)| registry.get(target).map(|def| (target, def, refs)))
+        .collect();
+    targets.sort_by_key(|(t, _, _)| *t);
+    let found = existing_codes(conn, &targets).await?;
+    for (target, target_def, refs) in &targets {
+        for (r, i, code) in refs
+            .iter()
+            .filter(|(_, _, c)| !found.contains(&(target_def.table, c.clone())))
+        {
+            let row = &rows[*r];
+            let field = row.values[*i].0;
+            let mut e = row.error(
+                field.json,
+                row.values[*i].2.clone(),
+                format!("no {target} {code:?}"),
+            );
+            e.references = Some(format!(
+                "{}.{}",
+                target_def.table,
+                target_def.code_field().column
+            ));
+            errors.push(e);
+        }
+    }
+    errors.sort_by_key(|e| e.index.is_some());
+    Ok(errors)
+}
+
+/// The references of a PUT to one target entity: (row, value index, code) each.
+type Target<'a> = (&'static str, &'a EntityDef, Vec<(usize, usize, String)>);
+
+/// Which of the referenced codes exist, as (table, code): one query for every target table
+/// (a UNION ALL of one lookup per table), so a PUT pays one round trip for its foreign keys.
+async fn existing_codes(
+    conn: &mut PgConnection,
+    targets: &[Target<'_>],
+) -> Result<HashSet<(&'static str, String)>, EngineError> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("");
+    for (n, (_, def, refs)) in targets.iter().enumerate() {
+        if n > 0 {
+            qb.push(" UNION ALL ");
+        }
+        let code = column("t", def.code_field());
+        qb.push(format!(
+            "SELECT {n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
+            ident(def.table)
+        ));
+        qb.push_bind(refs.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>())
+            .push(")");
+    }
+    let mut found = HashSet::new();
+    for row in qb.build().fetch_all(&mut *conn).await? {
+        let n: i32 = row.try_get(0)?;
+        if let Some((_, def, _)) = targets.get(n as usize) {
+            found.insert((def.table, row.try_get::<String, _>(1)?));
+        }
+    }
+    Ok(found)
+}
+
+/// One query for every generictype value: the row of the datatype whose code, or else
+/// whose originalCode, is the value (SPEC 11.7).
+async fn complete_generictypes(
+    conn: &mut PgConnection,
+    generic: &[(usize, usize, &'static str, String)],
+) -> Result<Vec<Option<String>>, EngineError> {
+    let ordinals: Vec<i32> = (0..generic.len() as i32).collect();
+    let datatypes: Vec<String> = generic.iter().map(|g| g.2.to_string()).collect();
+    let values: Vec<String> = generic.iter().map(|g| g.3.clone()).collect();
+    let rows = sqlx::query(
+        r#"SELECT r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
+                        WHERE g."dataType" = r.d AND (g.codegenerictype = r.v OR g."originalCode" = r.v)
+                        ORDER BY (g.codegenerictype = r.v) DESC, g.codegenerictype LIMIT 1)
+           FROM unnest($1::int4[], $2::text[], $3::text[]) AS r(i, d, v) ORDER BY r.i"#,
+    )
+    .bind(ordinals)
+    .bind(datatypes)
+    .bind(values)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<Option<String>, _>(1)?))
+        .collect()
+}
