@@ -29,6 +29,8 @@ pub enum Command {
     Dlq(DlqArgs),
     /// Print the AsyncAPI document of the message contract.
     Schema,
+    /// Measure throughput, latency and memory against the local broker and database.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]

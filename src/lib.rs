@@ -25,6 +25,7 @@
 //! - [`call`], [`import`], [`dlq`]: the `call`, `import` and `dlq` subcommands.
 //! - [`schema`]: the AsyncAPI document of the messages (`schema` subcommand).
 
+pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod config;

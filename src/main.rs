@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Call(args) => call(args).await,
         Command::Import(args) => import_file(args).await,
         Command::Dlq(args) => dlq(args).await,
+        Command::Bench(args) => Ok(webhook_worker::bench::run(args).await.map(drop)?),
         Command::Schema => {
             // The document ends with a newline already.
             print!(

@@ -1,0 +1,78 @@
+//! Smoke test of `webhook-worker bench --quick`: the whole bench runs in this process with
+//! tiny numbers against the local RabbitMQ and PostgreSQL (worker processes are the built
+//! binary), and its JSON report carries every key of issue 8. No timing is asserted: the
+//! figures of a run this small mean nothing.
+
+use serde_json::Value as Json;
+
+use webhook_worker::bench::{self, BenchArgs};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_bench_writes_every_key() {
+    let dir = std::env::temp_dir().join(format!("bench-smoke-{}", uuid::Uuid::new_v4().simple()));
+    let path = dir.join("bench.json");
+    let args = BenchArgs {
+        quick: true,
+        json: Some(path.clone()),
+        puts: Some(200),
+        latency_requests: Some(100),
+        scale_puts: Some(100),
+        reads: Some(50),
+        tables: vec![500, 2_000],
+        pgbench_secs: Some(1),
+        scale_in_flight: vec![1, 8],
+        scale_processes: vec![1, 2],
+        worker_bin: Some(env!("CARGO_BIN_EXE_webhook-worker").into()),
+        ..BenchArgs::default()
+    };
+    let report = bench::run(args)
+        .await
+        .expect("the quick bench runs to the end");
+    assert!(report.quick);
+
+    let text = std::fs::read_to_string(&path).expect("the JSON report is written");
+    let json: Json = serde_json::from_str(&text).expect("the report is JSON");
+    for key in [
+        "put_per_s",
+        "put_paced_per_s",
+        "db_ceiling_per_s",
+        "db_full_sql_per_s",
+        "broker_ceiling_per_s",
+        "lower_ceiling_per_s",
+        "put_ratio",
+        "put_p50_ms",
+        "put_p99_ms",
+        "put_p999_ms",
+        "get_per_s",
+        "get_db_ceiling_per_s",
+        "get_ratio",
+        "list_contains_p99_ms",
+        "list_table_rows",
+        "peak_rss_mb",
+        "scale_in_flight",
+        "scale_processes",
+        "reads",
+        "targets",
+        "params",
+    ] {
+        assert!(json.get(key).is_some(), "the report has no {key:?}: {text}");
+    }
+    for key in ["n", "in_flight", "workers", "quick", "tables"] {
+        assert!(
+            json["params"].get(key).is_some(),
+            "the report's params have no {key:?}: {text}"
+        );
+    }
+    assert_eq!(json["params"]["n"], 200);
+    assert_eq!(json["quick"], true);
+    assert_eq!(json["list_table_rows"], 2_000);
+    assert_eq!(json["scale_in_flight"].as_array().map(Vec::len), Some(2));
+    assert_eq!(json["scale_processes"].as_array().map(Vec::len), Some(2));
+    // Three read kinds on two table sizes.
+    assert_eq!(json["reads"].as_array().map(Vec::len), Some(6));
+    // A quick run judges no target.
+    assert!(json["targets"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["met"].is_null())));
+    let _ = std::fs::remove_dir_all(&dir);
+}
