@@ -13,6 +13,7 @@ use sqlx::Row;
 
 use webhook_worker::call::{CallOptions, Reply};
 
+use crate::assertions::{assert_error, assert_json_in_order, assert_ok};
 use crate::helpers::{fixture, spawn_worker_with, test_settings, DeadLetter, TestWorker};
 
 const ENTITY: &str = "contract";
@@ -976,43 +977,4 @@ fn list_codes(reply: &Reply) -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-#[track_caller]
-fn assert_ok(reply: &Reply) {
-    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
-}
-
-#[track_caller]
-fn assert_error(reply: &Reply, code: &str) {
-    assert_eq!(reply.body["status"], "error", "{}", reply.body);
-    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
-}
-
-/// `actual` equals `expected` at every depth: the same keys in the same order, then the
-/// same values (SPEC 3: "keys come in the order of the seed's example").
-#[track_caller]
-fn assert_json_in_order(actual: &Json, expected: &Json) {
-    compare_in_order("result", actual, expected);
-}
-
-#[track_caller]
-fn compare_in_order(path: &str, actual: &Json, expected: &Json) {
-    match (actual, expected) {
-        (Json::Object(a), Json::Object(e)) => {
-            let (ak, ek): (Vec<_>, Vec<_>) = (a.keys().collect(), e.keys().collect());
-            let first = ak.iter().zip(&ek).position(|(x, y)| x != y);
-            assert_eq!(ak, ek, "keys of {path} (first difference at {first:?})");
-            for (key, value) in e {
-                compare_in_order(&format!("{path}.{key}"), &a[key], value);
-            }
-        }
-        (Json::Array(a), Json::Array(e)) => {
-            assert_eq!(a.len(), e.len(), "length of {path}");
-            for (i, (av, ev)) in a.iter().zip(e).enumerate() {
-                compare_in_order(&format!("{path}[{i}]"), av, ev);
-            }
-        }
-        _ => assert_eq!(actual, expected, "value of {path}"),
-    }
 }

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::assertions::{assert_error, assert_json_in_order, assert_ok, detail_fields, keys};
 use crate::helpers::{fixture, spawn_worker, TestWorker};
 use webhook_worker::call::Reply;
 
@@ -1118,17 +1119,6 @@ async fn sql(app: &TestWorker, statement: &str) {
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
-#[track_caller]
-fn assert_ok(reply: &Reply) {
-    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
-}
-
-#[track_caller]
-fn assert_error(reply: &Reply, code: &str) {
-    assert_eq!(reply.body["status"], "error", "{}", reply.body);
-    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
-}
-
 /// The one dead letter of the customer queue, with its error code header.
 async fn assert_dead_lettered(app: &TestWorker, code: &str) -> crate::helpers::DeadLetter {
     let mut letters = app.dead_letters("customer", 1).await;
@@ -1136,49 +1126,4 @@ async fn assert_dead_lettered(app: &TestWorker, code: &str) -> crate::helpers::D
     let letter = letters.remove(0);
     assert_eq!(letter.header("webhook-error-code"), code);
     letter
-}
-
-/// The `field` of every entry of an error reply's `details`, in order.
-fn detail_fields(reply: &Reply) -> Vec<String> {
-    reply.body["error"]["details"]
-        .as_array()
-        .unwrap_or_else(|| panic!("error details: {}", reply.body))
-        .iter()
-        .map(|d| d["field"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-fn keys(object: &Json) -> Vec<String> {
-    object
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// `actual` equals `expected` at every depth: the same keys in the same order, then the
-/// same values (SPEC 3: "keys come in the order of the seed's example").
-#[track_caller]
-fn assert_json_in_order(actual: &Json, expected: &Json) {
-    compare_in_order("result", actual, expected);
-}
-
-#[track_caller]
-fn compare_in_order(path: &str, actual: &Json, expected: &Json) {
-    match (actual, expected) {
-        (Json::Object(a), Json::Object(e)) => {
-            let (ak, ek) = (keys(actual), keys(expected));
-            let first = ak.iter().zip(&ek).position(|(x, y)| x != y);
-            assert_eq!(ak, ek, "keys of {path} (first difference at {first:?})");
-            for (key, value) in e {
-                compare_in_order(&format!("{path}.{key}"), &a[key], value);
-            }
-        }
-        (Json::Array(a), Json::Array(e)) => {
-            assert_eq!(a.len(), e.len(), "length of {path}");
-            for (i, (av, ev)) in a.iter().zip(e).enumerate() {
-                compare_in_order(&format!("{path}[{i}]"), av, ev);
-            }
-        }
-        _ => assert_eq!(actual, expected, "value of {path}"),
-    }
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary (STYLE section 7): real RabbitMQ and PostgreSQL, a database
 //! and a topology prefix per test, so tests run in parallel and repeatedly.
 
+mod assertions;
 mod contract;
 mod customer;
 mod delivery;
