@@ -5,8 +5,10 @@
 //!   (inbox claim, customer upsert, one upsert per customeruser line, inbox outcome) in one
 //!   transaction, the ceiling of issue 8 and shared/LIMITS.md; and `put_full.pgbench`,
 //!   every statement the engine runs for that PUT (plus the dynamic-field catalog read, the
-//!   generictype completion, one lookup per referenced table, the main-contact hook and the
-//!   read-back of the stored row), to tell the cost of the worker's SQL from the rest.
+//!   generictype completion, the foreign-key lookup of every referenced table in one
+//!   UNION ALL, the main-contact hook and the read-back of the stored row), to tell the
+//!   cost of the worker's SQL from the rest. Keep it in step with `engine::put`,
+//!   `engine::validate` and the customer's hook.
 //!   Both are generated from seed 004's PUT and the customer definition, so that they
 //!   follow the schema.
 //! - the broker's: a "null worker" that consumes the same requests from a queue declared
@@ -310,8 +312,8 @@ fn upsert(def: &EntityDef, obj: &Map<String, Json>, main: bool) -> String {
 }
 
 /// The engine's reads before the writes: the dynamic-field catalog, one generictype
-/// completion query for every generictype value, one lookup per referenced table (rows of
-/// the same request excepted).
+/// completion query for every generictype value, one lookup of every referenced table
+/// (rows of the same request excepted).
 fn lookups(
     registry: &Registry,
     def: &EntityDef,
@@ -363,25 +365,36 @@ fn lookups(
             values.join(", ")
         ));
     }
-    for (target, codes) in by_target {
-        let target_def = entity(registry, target)?;
-        let literals: Vec<String> = codes.iter().map(|c| text_literal(c)).collect();
-        let col = column("t", target_def.code_field());
-        s.push_str(&format!(
-            "SELECT {col} FROM {} t WHERE {col} = ANY(ARRAY[{}]);\n",
-            ident(target_def.table),
-            literals.join(", ")
-        ));
+    // One statement for every referenced table (a UNION ALL of one lookup per table).
+    let branches: Vec<String> = by_target
+        .iter()
+        .enumerate()
+        .map(|(n, (target, codes))| {
+            let target_def = entity(registry, target)?;
+            let literals: Vec<String> = codes.iter().map(|c| text_literal(c)).collect();
+            let col = column("t", target_def.code_field());
+            Ok(format!(
+                "SELECT {n}::int4, {col}::text FROM {} t WHERE {col} = ANY(ARRAY[{}])",
+                ident(target_def.table),
+                literals.join(", ")
+            ))
+        })
+        .collect::<Result<_>>()?;
+    if !branches.is_empty() {
+        s.push_str(&branches.join(" UNION ALL "));
+        s.push_str(";\n");
     }
     Ok(s)
 }
 
-/// The customer's hook (SPEC 8.1, main contact), as the engine runs it for a company: the
-/// UPDATE finds nothing, so the INSERT … SELECT runs too and inserts nothing.
+/// The customer's hook (SPEC 8.1, main contact) as the engine runs it: one statement that
+/// updates the main contact of an individual or inserts it; for a company it writes nothing.
 fn hook_statements() -> String {
     format!(
-        "UPDATE sw_data_customercontact AS k SET \"lastName\" = c.name FROM sw_data_customer AS c WHERE c.codecustomer = {CODE_SQL} AND c.\"isIndividual\" AND k.\"customer_ID\" = c.codecustomer AND k.\"mainContact\";\n\
-         INSERT INTO sw_data_customercontact (codecustomercontact, \"customer_ID\", \"mainContact\", \"lastName\") SELECT c.codecustomer || '-MAIN', c.codecustomer, TRUE, c.name FROM sw_data_customer AS c WHERE c.codecustomer = {CODE_SQL} AND c.\"isIndividual\";\n"
+        "WITH c AS (SELECT * FROM sw_data_customer WHERE codecustomer = {CODE_SQL} AND \"isIndividual\"), \
+         updated AS (UPDATE sw_data_customercontact AS k SET \"lastName\" = c.name, \"firstName\" = c.\"contactFirstName\", city = c.city, email = c.email FROM c WHERE k.\"customer_ID\" = c.codecustomer AND k.\"mainContact\" RETURNING 1) \
+         INSERT INTO sw_data_customercontact (codecustomercontact, \"customer_ID\", \"mainContact\", \"lastName\", \"firstName\", city, email) \
+         SELECT c.codecustomer || '-MAIN', c.codecustomer, TRUE, c.name, c.\"contactFirstName\", c.city, c.email FROM c WHERE NOT EXISTS (SELECT 1 FROM updated);\n"
     )
 }
 
@@ -559,6 +572,11 @@ mod tests {
         assert!(s.contains("FROM sw_data_dynamicfield"));
         assert!(s.contains("unnest(ARRAY["));
         assert!(s.contains("FROM \"sw_data_baseuser\" t"));
+        assert_eq!(
+            s.matches(" UNION ALL ").count() + 1,
+            8,
+            "one lookup statement"
+        );
         assert!(s.contains("sw_data_customercontact"));
         assert!(
             s.len()
