@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use sqlx::{PgPool, Row};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -388,4 +388,60 @@ pub async fn http_get(url: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
     response
+}
+
+// Data helpers shared by the entity tests.
+
+/// A private individual's customer fields (isIndividual = 1).
+pub fn individual(name: &str) -> Json {
+    json!({
+        "name": name, "contactFirstName": "Jeanne", "isIndividual": "1",
+        "generictype_ID_civility": "CIVILITY-SA", "address1": "3 rue des Lilas",
+        "postalCode": "21000", "city": "DIJON", "phoneNumber": "03 80 00 00 01",
+        "mobilePhoneNumber": "06 00 00 00 01", "email": "jeanne@dupont.fr",
+        "generictype_ID_country": "FR", "baseculture_ID": "FR-FR",
+    })
+}
+
+/// The two slices of 004's indicators (labels as 004 shows them); the demo data has none.
+pub async fn insert_turnover_and_workforce_slices(app: &TestWorker) {
+    sql(
+        app,
+        r#"INSERT INTO sw_data_generictype (codegenerictype, label, "originalCode", "dataType")
+           VALUES ('COMPANY_TURNOVER_SLICE-CA20-50M', 'CA 20 à 50 M€', 'CA20-50M',
+                   'COMPANY_TURNOVER_SLICE'),
+                  ('COMPANY_WORKFORCE_SLICE-EFF100-199', 'Effectif 100 à 199', 'EFF100-199',
+                   'COMPANY_WORKFORCE_SLICE')"#,
+    )
+    .await;
+}
+
+/// The customer's main contacts, as rows.
+pub async fn main_contacts(app: &TestWorker, customer: &str) -> Vec<Json> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        r#"SELECT to_jsonb(k)::text FROM sw_data_customercontact k
+           WHERE "customer_ID" = $1 AND "mainContact" ORDER BY codecustomercontact"#,
+    )
+    .bind(customer)
+    .fetch_all(&app.pool)
+    .await
+    .expect("main contacts");
+    rows.iter()
+        .map(|r| serde_json::from_str(r).expect("jsonb"))
+        .collect()
+}
+
+pub async fn sql(app: &TestWorker, statement: &str) {
+    sqlx::query(statement)
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// Load reference rows through the engine, as the demo data is loaded.
+pub async fn import(app: &TestWorker, data: Json) {
+    let summary = webhook_worker::import::import(&app.pool, &Registry::standard(), &data)
+        .await
+        .expect("import");
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
 }

@@ -8,9 +8,9 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::assertions::{assert_error, assert_json_in_order, assert_ok, detail_fields, keys};
+use crate::helpers::import;
 use crate::helpers::{fixture, spawn_worker_with, test_settings, DeadLetter, TestWorker};
 use webhook_worker::call::Reply;
-use webhook_worker::entities::Registry;
 
 /// The queues these tests talk to.
 const ENTITIES: &[&str] = &["opportunity", "customer", "dealpartner"];
@@ -932,14 +932,6 @@ fn put_opportunity(code: &str, fields: Json) -> Json {
     block.insert("generictype_ID_opportunityType".into(), json!("PRJ"));
     block.extend(fields.as_object().cloned().unwrap_or_default());
     json!({"verb": "PUT", "opportunity": block})
-}
-
-/// Load reference rows through the engine, as the demo data is loaded.
-async fn import(app: &TestWorker, data: Json) {
-    let summary = webhook_worker::import::import(&app.pool, &Registry::standard(), &data)
-        .await
-        .expect("import");
-    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
 }
 
 /// The `sw_data_deal` row of `code`, as JSON.

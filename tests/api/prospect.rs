@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::assertions::{assert_error, assert_json_in_order, assert_ok, detail_fields, keys};
 use crate::helpers::{fixture, spawn_worker_with, test_settings, TestWorker};
+use crate::helpers::{individual, insert_turnover_and_workforce_slices, main_contacts, sql};
 use webhook_worker::call::Reply;
 
 /// A worker serving the prospect webhook, the customer webhook (recoding into a customer,
@@ -1160,17 +1161,6 @@ fn suspect_recode_example() -> Json {
         "internalcodeprospect": "S0000001"}})
 }
 
-/// A private individual's fields (isIndividual = 1).
-fn individual(name: &str) -> Json {
-    json!({
-        "name": name, "contactFirstName": "Jeanne", "isIndividual": "1",
-        "generictype_ID_civility": "CIVILITY-SA", "address1": "3 rue des Lilas",
-        "postalCode": "21000", "city": "DIJON", "phoneNumber": "03 80 00 00 01",
-        "mobilePhoneNumber": "06 00 00 00 01", "email": "jeanne@dupont.fr",
-        "generictype_ID_country": "FR", "baseculture_ID": "FR-FR",
-    })
-}
-
 /// 001's indicators row as a customerextension PUT: its figures without the live counts,
 /// `customer_ID` = the prospect's code (SPEC 11.12), the slices as generictype codes.
 fn seed_indicators_put(code: &str) -> Json {
@@ -1186,19 +1176,6 @@ fn seed_indicators_put(code: &str) -> Json {
         "companyWorkforce": "180", "companyWorkforceDate": "2018-03-30 00:00:00",
         "anonymizationDate": "", "openedTask": "0",
     }})
-}
-
-/// The two slices of 001's indicators (labels as the seeds show them); the demo data has none.
-async fn insert_turnover_and_workforce_slices(app: &TestWorker) {
-    sql(
-        app,
-        r#"INSERT INTO sw_data_generictype (codegenerictype, label, "originalCode", "dataType")
-           VALUES ('COMPANY_TURNOVER_SLICE-CA20-50M', 'CA 20 à 50 M€', 'CA20-50M',
-                   'COMPANY_TURNOVER_SLICE'),
-                  ('COMPANY_WORKFORCE_SLICE-EFF100-199', 'Effectif 100 à 199', 'EFF100-199',
-                   'COMPANY_WORKFORCE_SLICE')"#,
-    )
-    .await;
 }
 
 /// A third party that no webhook writes (a CTSUS suspect comes from `import`, SPEC 11.6), as
@@ -1347,26 +1324,4 @@ fn list_codes(reply: &Reply) -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// The third party's main contacts, as rows.
-async fn main_contacts(app: &TestWorker, customer: &str) -> Vec<Json> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        r#"SELECT to_jsonb(k)::text FROM sw_data_customercontact k
-           WHERE "customer_ID" = $1 AND "mainContact" ORDER BY codecustomercontact"#,
-    )
-    .bind(customer)
-    .fetch_all(&app.pool)
-    .await
-    .expect("main contacts");
-    rows.iter()
-        .map(|r| serde_json::from_str(r).expect("jsonb"))
-        .collect()
-}
-
-async fn sql(app: &TestWorker, statement: &str) {
-    sqlx::query(statement)
-        .execute(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
