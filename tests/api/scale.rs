@@ -199,6 +199,7 @@ async fn three_workers_share_the_work_apply_each_request_once_and_survive_a_kill
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_partitioned_mode_one_codes_requests_stay_in_order_across_workers() {
+    require_consistent_hash_plugin().await;
     let mut settings = test_settings(&["customer"]);
     settings.partitions = 4;
     let extra = [("PARTITIONS", "4")];
@@ -266,4 +267,34 @@ async fn in_partitioned_mode_one_codes_requests_stay_in_order_across_workers() {
     pool.close().await;
     client.close().await;
     cleanup(&settings, &topology).await;
+}
+
+/// Partitioned mode needs a broker plugin: say so plainly instead of timing out on a
+/// worker that cannot declare its exchange.
+async fn require_consistent_hash_plugin() {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("broker connection");
+    let channel = conn.create_channel().await.expect("channel");
+    let name = format!("t{}.probe-consistent-hash", unique());
+    let declared = channel
+        .exchange_declare(
+            name.as_str().into(),
+            lapin::ExchangeKind::Custom("x-consistent-hash".into()),
+            lapin::options::ExchangeDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await;
+    assert!(
+        declared.is_ok(),
+        "partitioned mode needs the RabbitMQ plugin rabbitmq_consistent_hash_exchange: \
+         run `rabbitmq-plugins enable rabbitmq_consistent_hash_exchange` (.ci/run does): {declared:?}"
+    );
+    let _ = channel
+        .exchange_delete(name.as_str().into(), Default::default())
+        .await;
+    let _ = conn.close(200, "probe done".into()).await;
 }
