@@ -33,6 +33,10 @@ pub async fn prepare(url: &str, size: u32, lock_timeout_ms: u64) -> Result<PgPoo
     let pool = PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(Duration::from_secs(5))
+        // No ping before each use: it is one more round trip per request (issue 8). A
+        // connection that died idle fails its first statement as a transient fault, which
+        // the pipeline retries on another connection.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(DatabaseError::Connect)?;

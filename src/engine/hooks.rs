@@ -26,6 +26,34 @@ pub type HookFn =
 pub struct Hook {
     pub name: &'static str,
     pub run: HookFn,
+    /// JSON name of a Bool field: the rule applies only to rows that store it true (the
+    /// engine reads it back from the upsert, so the rule costs nothing elsewhere).
+    pub only_if: Option<&'static str>,
+    /// The rule never changes its entity's own row: the reply can be rendered from the
+    /// upsert's RETURNING, without reading the row back after the hooks.
+    pub keeps_row: bool,
+}
+
+impl Hook {
+    /// A rule that may change any row, its entity's own included, and runs for every row.
+    pub fn new(name: &'static str, run: HookFn) -> Hook {
+        Hook {
+            name,
+            run,
+            only_if: None,
+            keeps_row: false,
+        }
+    }
+
+    pub fn only_if(mut self, bool_field: &'static str) -> Hook {
+        self.only_if = Some(bool_field);
+        self
+    }
+
+    pub fn keeps_row(mut self) -> Hook {
+        self.keeps_row = true;
+        self
+    }
 }
 
 impl std::fmt::Debug for Hook {

@@ -1,66 +1,87 @@
 //! Deduplication by message_id (SPEC section 6), per entity, inside the request's transaction:
-//! `claim` records the id (or finds the outcome saved by an earlier delivery), `save`
-//! stores the outcome before the commit. A request that fails leaves no record.
+//! the record is checked with the request's other lookups (`push_check`), and the outcome
+//! recorded just before the commit (`record`). A request that fails leaves no record. Two
+//! deliveries of one message that run at once both pass the check; the second one's
+//! `record` then waits on the first one's key and finds it: it rolls back and answers with
+//! the first one's outcome.
 
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use super::error::EngineError;
+use super::lookup::{Found, Lookup, Tag};
 use super::Outcome;
 
-pub enum NextAction {
-    /// First time this message_id is seen: process it.
-    Process,
-    /// Already applied: here is what it did.
+/// What an earlier delivery of the same message left.
+#[derive(Debug)]
+pub enum Previous {
+    /// Nothing: first delivery (or the earlier ones failed).
+    None,
+    /// Applied: here is what it did.
     Saved(Outcome),
+    /// A record that this version cannot read (written by another): process afresh and
+    /// overwrite it.
+    Unreadable,
 }
 
-pub async fn claim(
+/// Add the check of `message_id` to a batch of lookups (one round trip with the others).
+pub fn push_check(lookup: &mut Lookup<'_>, message_id: &str, entity: &str) {
+    lookup.branch(Tag::Inbox, |qb| {
+        qb.push("0::int4, outcome::text FROM webhook_inbox WHERE entity = ")
+            .push_bind(entity.to_string())
+            .push(" AND message_id = ")
+            .push_bind(message_id.to_string());
+    });
+}
+
+/// The record found by `push_check`'s branch.
+pub fn previous(found: &Found) -> Previous {
+    match found.of(Tag::Inbox).next() {
+        None => Previous::None,
+        Some((_, text)) => match serde_json::from_str::<Outcome>(text.unwrap_or("null")) {
+            Ok(outcome) => Previous::Saved(outcome),
+            Err(_) => Previous::Unreadable,
+        },
+    }
+}
+
+/// The record of `message_id`, on its own.
+pub async fn check(
     conn: &mut PgConnection,
     message_id: &str,
     entity: &str,
-) -> Result<NextAction, EngineError> {
-    let inserted = sqlx::query(
-        "INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES ($1, $2, 'null') ON CONFLICT DO NOTHING",
-    )
-    .bind(message_id)
-    .bind(entity)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(NextAction::Process);
-    }
-    let row = sqlx::query(
-        "SELECT outcome::text FROM webhook_inbox WHERE entity = $2 AND message_id = $1",
-    )
-    .bind(message_id)
-    .bind(entity)
-    .fetch_one(&mut *conn)
-    .await?;
-    let text: String = row.try_get(0)?;
-    match serde_json::from_str::<Outcome>(&text) {
-        Ok(outcome) => Ok(NextAction::Saved(outcome)),
-        // Unreadable record (written by another version): process afresh, overwrite it.
-        Err(_) => Ok(NextAction::Process),
-    }
+) -> Result<Previous, EngineError> {
+    let mut lookup = Lookup::default();
+    push_check(&mut lookup, message_id, entity);
+    Ok(previous(&lookup.run(conn).await?))
 }
 
-pub async fn save(
+/// Record what the request did, before the commit. `false` when another delivery of the
+/// same message recorded it first (it ran concurrently and committed): the caller rolls
+/// back and answers with that record. `overwrite` replaces an unreadable record.
+pub async fn record(
     conn: &mut PgConnection,
     message_id: &str,
     entity: &str,
     outcome: &Outcome,
-) -> Result<(), EngineError> {
+    overwrite: bool,
+) -> Result<bool, EngineError> {
     let json = serde_json::to_string(outcome).unwrap_or_else(|_| "null".to_string());
-    sqlx::query(
-        "UPDATE webhook_inbox SET outcome = $3::jsonb WHERE entity = $2 AND message_id = $1",
-    )
+    let on_conflict = if overwrite {
+        "DO UPDATE SET outcome = EXCLUDED.outcome"
+    } else {
+        "DO NOTHING"
+    };
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES ($1, $2, $3::jsonb) \
+         ON CONFLICT (entity, message_id) {on_conflict}"
+    ))
     .bind(message_id)
     .bind(entity)
     .bind(json)
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// Remove records older than the retention (SPEC section 6, default 7 days).

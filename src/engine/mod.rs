@@ -9,6 +9,7 @@ pub mod get;
 pub mod hooks;
 pub mod idempotency;
 pub mod list;
+pub mod lookup;
 pub mod put;
 pub mod render;
 pub mod sql;
@@ -23,7 +24,7 @@ use crate::entities::Registry;
 use crate::request::{Request, Verb};
 use definition::EntityDef;
 use error::EngineError;
-use idempotency::NextAction;
+use idempotency::Previous;
 
 /// What a request did, as the reply will say it (SPEC section 3). Saved with the
 /// message_id of a PUT or DELETE, so a redelivery gets the same reply.
@@ -61,8 +62,11 @@ pub struct Applied {
     pub deduplicated: bool,
 }
 
-/// Apply one request in one transaction. `message_id` enables deduplication of PUT and
-/// DELETE. Every `Err` leaves the database as it was.
+/// Apply one request. A write (PUT, DELETE) runs in one transaction; `message_id` makes it
+/// deduplicated: a redelivery gets the saved outcome. A read (GET, LIST) runs without
+/// BEGIN/COMMIT: under READ COMMITTED each statement sees its own snapshot either way, and
+/// the two round trips are a third of a GET's cost. Every `Err` leaves the database as it
+/// was.
 pub async fn apply(
     pool: &PgPool,
     registry: &Registry,
@@ -70,26 +74,83 @@ pub async fn apply(
     request: &Request,
     message_id: Option<&str>,
 ) -> Result<Applied, EngineError> {
+    if !request.verb.writes() {
+        let mut conn = pool.acquire().await?;
+        let (Step::Done(outcome, _) | Step::Saved(outcome)) =
+            run_verb(&mut conn, registry, def, request, None).await?;
+        return Ok(Applied::new(outcome));
+    }
+    let dedup_id = message_id.filter(|id| !id.is_empty());
     let mut tx = pool.begin().await?;
-    let dedup_id = message_id.filter(|id| request.verb.writes() && !id.is_empty());
-    if let Some(id) = dedup_id {
-        if let NextAction::Saved(outcome) = idempotency::claim(&mut tx, id, def.name).await? {
-            tx.rollback().await?;
-            return Ok(Applied {
-                outcome,
-                deduplicated: true,
+    let step = match run_verb(&mut tx, registry, def, request, dedup_id).await {
+        Ok(step) => step,
+        Err(e) => {
+            drop(tx); // rolled back
+            return Err(match (dedup_id, e.is_transient()) {
+                (Some(id), false) => match saved(pool, id, def.name).await {
+                    // A delivery of the same message that ran at the same time applied it
+                    // (this one then failed, e.g. its recoding origin was gone): its outcome.
+                    Some(outcome) => return Ok(Applied::deduplicated(outcome)),
+                    None => e,
+                },
+                _ => e,
             });
         }
-    }
-    let outcome = run_verb(&mut tx, registry, def, request).await?;
+    };
+    let (outcome, previous) = match step {
+        Step::Done(outcome, previous) => (outcome, previous),
+        Step::Saved(outcome) => {
+            tx.rollback().await?;
+            return Ok(Applied::deduplicated(outcome));
+        }
+    };
     if let Some(id) = dedup_id {
-        idempotency::save(&mut tx, id, def.name, &outcome).await?;
+        let overwrite = matches!(previous, Previous::Unreadable);
+        if !idempotency::record(&mut tx, id, def.name, &outcome, overwrite).await? {
+            tx.rollback().await?;
+            return match saved(pool, id, def.name).await {
+                Some(outcome) => Ok(Applied::deduplicated(outcome)),
+                None => Err(EngineError::Database(sqlx::Error::Protocol(format!(
+                    "the idempotency record of message_id {id:?} was taken, then not found"
+                )))),
+            };
+        }
     }
     tx.commit().await?;
-    Ok(Applied {
-        outcome,
-        deduplicated: false,
-    })
+    Ok(Applied::new(outcome))
+}
+
+impl Applied {
+    fn new(outcome: Outcome) -> Applied {
+        Applied {
+            outcome,
+            deduplicated: false,
+        }
+    }
+    fn deduplicated(outcome: Outcome) -> Applied {
+        Applied {
+            outcome,
+            deduplicated: true,
+        }
+    }
+}
+
+/// The outcome saved for a message by another delivery, read outside the failed
+/// transaction. A fault reading it is no answer: the caller reports its own error.
+async fn saved(pool: &PgPool, message_id: &str, entity: &str) -> Option<Outcome> {
+    let mut conn = pool.acquire().await.ok()?;
+    match idempotency::check(&mut conn, message_id, entity).await {
+        Ok(Previous::Saved(outcome)) => Some(outcome),
+        _ => None,
+    }
+}
+
+/// What running a verb came to.
+enum Step {
+    /// Applied (not yet recorded nor committed), and what an earlier delivery left.
+    Done(Outcome, Previous),
+    /// An earlier delivery applied it: its outcome; nothing was written.
+    Saved(Outcome),
 }
 
 async fn run_verb(
@@ -97,45 +158,57 @@ async fn run_verb(
     registry: &Registry,
     def: &EntityDef,
     request: &Request,
-) -> Result<Outcome, EngineError> {
+    dedup_id: Option<&str>,
+) -> Result<Step, EngineError> {
     let code = || {
         request
             .code
             .clone()
             .ok_or_else(|| EngineError::InvalidRequest("missing code".into()))
     };
-    Ok(match request.verb {
+    let done = |outcome| Ok(Step::Done(outcome, Previous::None));
+    match request.verb {
         Verb::Get => {
             let code = code()?;
             let result = get::get(conn, registry, def, request, &code).await?;
-            Outcome::Get { code, result }
+            done(Outcome::Get { code, result })
         }
         Verb::List => {
             let page = list::list(conn, registry, def, request).await?;
             let count = page.items.len();
             let mut result = Map::new();
             result.insert(def.block.to_string(), Json::Array(page.items));
-            Outcome::List {
+            done(Outcome::List {
                 result,
                 count,
                 total: page.total,
                 limit: request.limit,
                 offset: request.offset,
                 has_more: (request.offset as i64).saturating_add(count as i64) < page.total,
-            }
+            })
         }
-        Verb::Put => {
-            let put = put::put(conn, registry, def, request).await?;
-            Outcome::Put {
-                code: put.code,
-                created: put.created,
-                result: put.result,
-            }
-        }
+        Verb::Put => match put::put(conn, registry, def, request, dedup_id).await? {
+            put::Put::Saved(outcome) => Ok(Step::Saved(outcome)),
+            put::Put::Done(put, previous) => Ok(Step::Done(
+                Outcome::Put {
+                    code: put.code,
+                    created: put.created,
+                    result: put.result,
+                },
+                previous,
+            )),
+        },
         Verb::Delete => {
             let code = code()?;
+            let previous = match dedup_id {
+                Some(id) => idempotency::check(conn, id, def.name).await?,
+                None => Previous::None,
+            };
+            if let Previous::Saved(outcome) = previous {
+                return Ok(Step::Saved(outcome));
+            }
             let deleted = delete::delete(conn, registry, def, &code).await?;
-            Outcome::Delete { code, deleted }
+            Ok(Step::Done(Outcome::Delete { code, deleted }, previous))
         }
-    })
+    }
 }

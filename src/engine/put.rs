@@ -1,7 +1,6 @@
 //! PUT = upsert (SPEC section 8): validate (validate.rs), then recode, upsert the rows in
 //! write order (companions, the entity row, its child rows) with defaults on create only,
-//! run the entities' hooks, and read the stored record back, all in the caller's
-//! transaction.
+//! run the entities' hooks, and render the stored record, all in the caller's transaction.
 
 use serde_json::{Map, Value as Json};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
@@ -10,10 +9,13 @@ use super::definition::{CreateDefault, EntityDef, Field, Type};
 use super::error::EngineError;
 use super::get::{push_scope, Access};
 use super::hooks::Written;
+use super::idempotency::{self, Previous};
+use super::lookup::Lookup;
 use super::render::Projection;
-use super::sql::{ident, DYNAMIC_COLUMN};
+use super::sql::{column, ident, DYNAMIC_COLUMN};
 use super::validate::{self, RowPlan};
 use super::value::{self, Value};
+use super::Outcome;
 use crate::entities::Registry;
 use crate::request::{Request, ResultType};
 
@@ -26,60 +28,99 @@ pub struct PutOutcome {
     pub result: Map<String, Json>,
 }
 
+/// A PUT's end: applied (not yet committed), or answered by an earlier delivery.
+pub enum Put {
+    Done(PutOutcome, Previous),
+    Saved(Outcome),
+}
+
+/// Apply a PUT in the caller's transaction. Its statements: one batch of lookups (the
+/// idempotency record of `dedup_id`, dynamic field catalogs, generictypes, foreign keys),
+/// one upsert per head row (companions, the entity row; the entity row's upsert returns
+/// the reply's columns), one multi-row upsert per child block, and the hooks that apply.
 pub async fn put(
     conn: &mut PgConnection,
     registry: &Registry,
     def: &EntityDef,
     request: &Request,
-) -> Result<PutOutcome, EngineError> {
-    let mut plan = validate::plan(conn, registry, def, request).await?;
-    let mut created = Vec::with_capacity(plan.rows.len());
-    for i in 0..plan.rows.len() {
-        let is_head = plan.heads().contains(&i);
-        let recoded = is_head && recode(conn, &plan.rows[i]).await?;
+    dedup_id: Option<&str>,
+) -> Result<Put, EngineError> {
+    let mut lookup = Lookup::default();
+    if let Some(id) = dedup_id {
+        idempotency::push_check(&mut lookup, id, def.name);
+    }
+    let draft = validate::draft(registry, def, request, &mut lookup)?;
+    let found = lookup.run(conn).await?;
+    let previous = idempotency::previous(&found);
+    if let Previous::Saved(outcome) = previous {
+        return Ok(Put::Saved(outcome));
+    }
+    let mut plan = draft.finish(&found)?;
+    let projection = Projection::new(def, ResultType::Extended);
+    // The reply comes with the upsert unless a hook may change the row afterwards.
+    let reply_from_upsert = def.hooks.iter().all(|h| h.keeps_row);
+    let mut heads = Vec::with_capacity(plan.main + 1);
+    for i in plan.heads() {
+        let recoded = recode(conn, &plan.rows[i]).await?;
         if recoded {
             take_scope_default(&mut plan.rows[i]);
         }
         let row = &plan.rows[i];
-        created.push(
-            upsert(conn, row, is_head && !recoded)
-                .await
-                .map_err(|e| backstop(e, row))?,
-        );
+        let returning = (i == plan.main && reply_from_upsert).then_some(&projection);
+        let written = upsert(conn, &[row], !recoded, returning)
+            .await
+            .map_err(|e| backstop(e, row))?;
+        heads.extend(written);
+    }
+    for group in child_groups(&plan.rows[plan.main + 1..]) {
+        upsert(conn, &group, false, None)
+            .await
+            .map_err(|e| backstop(e, group[0]))?;
     }
     // Hooks run once every block is written: a rule may read the child rows of the same
     // request (SPEC 8.4: the current step's type gives the opportunity its status).
-    for i in plan.heads() {
-        let row = &plan.rows[i];
+    for (row, head) in plan.rows.iter().zip(&heads) {
         let written = Written {
             table: row.def.table,
             code: &row.code,
-            created: created[i],
+            created: head.created,
         };
-        for hook in &row.def.hooks {
-            (hook.run)(conn, &written).await?;
+        for (hook, applies) in row.def.hooks.iter().zip(&head.hook_applies) {
+            if *applies {
+                (hook.run)(conn, &written).await?;
+            }
         }
     }
-    let created = created[plan.main];
     let main = &plan.rows[plan.main];
-    let projection = Projection::new(def, ResultType::Extended);
-    let block = projection
-        .fetch_one(conn, &main.code)
-        .await?
-        .ok_or_else(|| EngineError::NotFound(format!("{} {:?} vanished", def.name, main.code)))?;
+    let Upserted { created, block, .. } = heads.swap_remove(plan.main);
+    let block = match block {
+        Some(block) => block,
+        None => projection
+            .fetch_one(conn, &main.code)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("{} {:?} vanished", def.name, main.code))
+            })?,
+    };
     let mut result = Map::new();
     result.insert(def.block.to_string(), Json::Object(block));
-    Ok(PutOutcome {
-        code: main.code.clone(),
-        created,
-        result,
-    })
+    Ok(Put::Done(
+        PutOutcome {
+            code: main.code.clone(),
+            created,
+            result,
+        },
+        previous,
+    ))
 }
 
 /// SPEC 8.1 recoding: the origin (of any type, 11.6) takes the new code, and every reference
 /// follows through the foreign keys' ON UPDATE CASCADE. Returns whether a row was recoded.
 async fn recode(conn: &mut PgConnection, row: &RowPlan<'_>) -> Result<bool, EngineError> {
     let def = row.def;
+    if row.recode_from.is_none() {
+        return Ok(false);
+    }
     let Some(origin) = row.recode_from.as_deref().filter(|o| *o != row.code) else {
         return Ok(false);
     };
@@ -184,120 +225,217 @@ impl NoNanos for chrono::NaiveDateTime {
     }
 }
 
-/// `INSERT .. ON CONFLICT (code) DO UPDATE` of the fields present (defaults only on
-/// create). With `check_scope`, an existing row outside the webhook's write scope is not
-/// touched and the PUT is a CONFLICT (SPEC 11.17). Returns whether the row was created.
+/// How a row gives a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Given {
+    No,
+    Value,
+    Null,
+}
+
+/// The shape of a row's upsert: which fields it gives, and whether it has dynamic fields.
+/// Rows of one shape (and distinct codes) share one multi-row statement.
+fn shape(row: &RowPlan<'_>) -> (&'static str, Vec<Given>, bool) {
+    let given = row
+        .def
+        .fields
+        .iter()
+        .map(
+            |f| match row.values.iter().find(|(v, _, _)| v.json == f.json) {
+                None => Given::No,
+                Some((_, v, _)) if v.is_null() => Given::Null,
+                Some(_) => Given::Value,
+            },
+        )
+        .collect();
+    (row.def.table, given, !row.dynamic.is_empty())
+}
+
+/// Child rows in groups of one shape with distinct codes, in request order of each group's
+/// first row. A code given twice goes to a later group: written twice, in order.
+fn child_groups<'r, 'a>(rows: &'r [RowPlan<'a>]) -> Vec<Vec<&'r RowPlan<'a>>> {
+    let mut groups: Vec<(_, Vec<&RowPlan<'a>>)> = Vec::new();
+    for row in rows {
+        let key = shape(row);
+        let fits = groups.iter().rposition(|(k, _)| *k == key);
+        match fits {
+            Some(i) if !groups[i].1.iter().any(|r| r.code == row.code) => groups[i].1.push(row),
+            _ => groups.push((key, vec![row])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// What an upsert tells about a row.
+struct Upserted {
+    created: bool,
+    /// For each of the entity's hooks: whether it applies to the stored row.
+    hook_applies: Vec<bool>,
+    /// The stored row as the reply's block, when asked for.
+    block: Option<Map<String, Json>>,
+}
+
+/// `INSERT .. VALUES (..), (..) ON CONFLICT (code) DO UPDATE` of rows of one shape: the
+/// fields given (defaults only on create). With `check_scope`, an existing row outside the
+/// webhook's write scope is not touched and the PUT is a CONFLICT (SPEC 11.17). `RETURNING`
+/// tells whether each row was created, which hooks apply, and with `projection` the reply.
 async fn upsert(
     conn: &mut PgConnection,
-    row: &RowPlan<'_>,
+    rows: &[&RowPlan<'_>],
     check_scope: bool,
-) -> Result<bool, EngineError> {
-    let def = row.def;
+    projection: Option<&Projection<'_>>,
+) -> Result<Vec<Upserted>, EngineError> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let def = first.def;
     let code_field = def.code_field();
     let scope_field = def.scope.as_ref().map(|s| s.field);
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("INSERT INTO ");
     qb.push(ident(def.table))
         .push(" AS t (")
         .push(ident(code_field.column));
-    let mut inserted: Vec<(&Field, Insert)> = Vec::new();
-    for field in def.fields.iter().filter(|f| f.json != def.code) {
-        let sent = row
-            .values
-            .iter()
-            .find(|(f, _, _)| f.json == field.json)
-            .map(|(_, v, _)| v);
-        if let Some(v) = create_value(field, sent) {
-            inserted.push((field, v));
-        }
-    }
-    for (field, _) in &inserted {
+    // The columns: the same for every row of the group (one shape).
+    let columns: Vec<&Field> = def
+        .fields
+        .iter()
+        .filter(|f| f.json != def.code && create_value(f, sent(first, f)).is_some())
+        .collect();
+    for field in &columns {
         qb.push(", ").push(ident(field.column));
     }
-    let dynamic: Option<String> = (!row.dynamic.is_empty()).then(|| {
-        let map: Map<String, Json> = row
-            .dynamic
-            .iter()
-            .map(|(name, v, _)| {
-                let text = match v {
-                    Json::String(s) => s.clone(),
-                    Json::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (name.clone(), Json::String(text))
-            })
-            .collect();
-        Json::Object(map).to_string()
-    });
-    if dynamic.is_some() {
+    let has_dynamic = !first.dynamic.is_empty();
+    if has_dynamic {
         qb.push(", ").push(ident(DYNAMIC_COLUMN));
     }
-    qb.push(") VALUES (").push_bind(row.code.clone());
-    for (field, v) in &inserted {
-        qb.push(", ");
-        match v {
-            Insert::Bind(v) => value::push_bind(&mut qb, field.ty, v),
-            Insert::Tag(datatype, tag) => {
-                qb.push(
-                    "(SELECT g.codegenerictype FROM sw_data_generictype g WHERE g.\"dataType\" = ",
-                );
-                qb.push_bind(*datatype)
-                    .push(" AND g.tag = ")
-                    .push_bind(*tag);
-                qb.push(" ORDER BY g.codegenerictype LIMIT 1)");
+    qb.push(") VALUES ");
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            qb.push(", ");
+        }
+        qb.push("(").push_bind(row.code.clone());
+        for field in &columns {
+            qb.push(", ");
+            match create_value(field, sent(row, field)) {
+                Some(Insert::Bind(v)) => value::push_bind(&mut qb, field.ty, &v),
+                Some(Insert::Tag(datatype, tag)) => {
+                    qb.push(
+                        "(SELECT g.codegenerictype FROM sw_data_generictype g WHERE g.\"dataType\" = ",
+                    );
+                    qb.push_bind(datatype).push(" AND g.tag = ").push_bind(tag);
+                    qb.push(" ORDER BY g.codegenerictype LIMIT 1)");
+                }
+                None => value::push_bind(&mut qb, field.ty, &Value::Null),
             }
         }
+        if has_dynamic {
+            qb.push(", ").push_bind(dynamic_json(row)).push("::jsonb");
+        }
+        qb.push(")");
     }
-    if let Some(d) = &dynamic {
-        qb.push(", ").push_bind(d.clone()).push("::jsonb");
-    }
-    qb.push(") ON CONFLICT (")
+    qb.push(" ON CONFLICT (")
         .push(ident(code_field.column))
         .push(") DO UPDATE SET ");
-    let mut sets = 0;
-    for (field, v, _) in &row.values {
-        if Some(field.json) == scope_field && v.is_null() {
-            continue; // the type is never cleared
+    let mut sets = Vec::new();
+    for field in def.fields.iter().filter(|f| f.json != def.code) {
+        let col = ident(field.column);
+        match sent(first, field) {
+            None => {}
+            // The type is never cleared.
+            Some(v) if v.is_null() && Some(field.json) == scope_field => {}
+            // A field given empty is cleared, also when it has a create default.
+            Some(v) if v.is_null() => sets.push(format!("{col} = NULL")),
+            Some(_) => sets.push(format!("{col} = EXCLUDED.{col}")),
         }
-        if sets > 0 {
-            qb.push(", ");
-        }
-        qb.push(ident(field.column)).push(" = ");
-        value::push_bind(&mut qb, field.ty, v);
-        sets += 1;
     }
-    if let Some(d) = &dynamic {
-        if sets > 0 {
-            qb.push(", ");
-        }
+    if has_dynamic {
         let col = ident(DYNAMIC_COLUMN);
-        qb.push(format!("{col} = t.{col} || "))
-            .push_bind(d.clone())
-            .push("::jsonb");
-        sets += 1;
+        sets.push(format!("{col} = t.{col} || EXCLUDED.{col}"));
     }
-    if sets == 0 {
+    if sets.is_empty() {
         let col = ident(code_field.column);
-        qb.push(format!("{col} = EXCLUDED.{col}"));
+        sets.push(format!("{col} = EXCLUDED.{col}"));
     }
+    qb.push(sets.join(", "));
     if check_scope && def.scope.is_some() {
         qb.push(" WHERE TRUE");
         push_scope(&mut qb, def, Access::Write);
     }
-    qb.push(" RETURNING (xmax = 0)");
-    match qb.build().fetch_optional(&mut *conn).await? {
-        Some(r) => Ok(r.try_get::<bool, _>(0)?),
-        None => Err(EngineError::Conflict {
+    qb.push(" RETURNING ");
+    if let Some(projection) = projection {
+        projection.push_columns(&mut qb);
+        qb.push(", ");
+    }
+    let offset = projection.map_or(0, Projection::width);
+    qb.push("(t.xmax = 0)");
+    for hook in &def.hooks {
+        if let Some(field) = hook.only_if.and_then(|f| def.field(f)) {
+            qb.push(format!(", COALESCE({}, FALSE)", column("t", field)));
+        }
+    }
+    let returned = qb.build().fetch_all(&mut *conn).await?;
+    if returned.len() < rows.len() {
+        return Err(EngineError::Conflict {
             message: format!(
                 "{} {:?} exists with a type that the {} webhook does not manage",
-                def.name, row.code, def.name
+                def.name, first.code, def.name
             ),
-            details: vec![row.error(
+            details: vec![first.error(
                 def.code,
-                Json::String(row.code.clone()),
+                Json::String(first.code.clone()),
                 "belongs to another webhook",
             )],
-        }),
+        });
     }
+    returned
+        .iter()
+        .map(|r| {
+            let mut flag = offset + 1;
+            let mut hook_applies = Vec::with_capacity(def.hooks.len());
+            for hook in &def.hooks {
+                hook_applies.push(match hook.only_if.and_then(|f| def.field(f)) {
+                    Some(_) => {
+                        flag += 1;
+                        r.try_get::<bool, _>(flag - 1)?
+                    }
+                    None => true,
+                });
+            }
+            Ok(Upserted {
+                created: r.try_get::<bool, _>(offset)?,
+                hook_applies,
+                block: match projection {
+                    Some(p) => Some(p.block(r)?.0),
+                    None => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The value a row gives for a field, if it gives one.
+fn sent<'r>(row: &'r RowPlan<'_>, field: &Field) -> Option<&'r Value> {
+    row.values
+        .iter()
+        .find(|(f, _, _)| f.json == field.json)
+        .map(|(_, v, _)| v)
+}
+
+/// A row's dynamic fields as the JSON object stored (values as text).
+fn dynamic_json(row: &RowPlan<'_>) -> String {
+    let map: Map<String, Json> = row
+        .dynamic
+        .iter()
+        .map(|(name, v, _)| {
+            let text = match v {
+                Json::String(s) => s.clone(),
+                Json::Null => String::new(),
+                other => other.to_string(),
+            };
+            (name.clone(), Json::String(text))
+        })
+        .collect();
+    Json::Object(map).to_string()
 }
 
 /// A foreign key violation at write time (a referenced row deleted since the check) is

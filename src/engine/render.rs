@@ -49,13 +49,23 @@ impl<'a> Projection<'a> {
     /// Push `SELECT <columns> FROM <table> t` onto a query.
     pub fn push_select_from(&self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push("SELECT ");
+        self.push_columns(qb);
+        qb.push(" FROM ").push(ident(self.def.table)).push(" t");
+    }
+
+    /// Push the columns `block` reads, over the row alias `t` (a SELECT's or a RETURNING's).
+    pub fn push_columns(&self, qb: &mut QueryBuilder<'_, Postgres>) {
         let mut exprs: Vec<String> = self.fields.iter().map(|f| display_expr("t", f)).collect();
         exprs.extend(self.related.iter().map(|(_, f)| column("t", f)));
         if self.dynamic {
             exprs.push(format!("t.{}::text", ident(DYNAMIC_COLUMN)));
         }
         qb.push(exprs.join(", "));
-        qb.push(" FROM ").push(ident(self.def.table)).push(" t");
+    }
+
+    /// How many columns `push_columns` pushes.
+    pub fn width(&self) -> usize {
+        self.fields.len() + self.related.len() + usize::from(self.dynamic)
     }
 
     /// The entity block of a row, and the stored codes of its related blocks.

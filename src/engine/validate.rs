@@ -6,41 +6,103 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Map, Value as Json};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
-
 use super::definition::{EntityDef, Field, Reference};
 use super::error::{EngineError, FieldError};
+use super::lookup::{Found, Lookup, Tag};
 use super::sql::{column, ident};
 use super::value::{self, Value};
 use crate::entities::Registry;
 use crate::request::Request;
+use serde_json::{Map, Value as Json};
 
-/// Validate a PUT: its rows, or every offending field. VALIDATION_FAILED carries the
-/// missing references too (SPEC section 3: every offending field); INVALID_FOREIGN_KEY is
-/// the answer only when every field is otherwise valid.
-pub(super) async fn plan<'a>(
-    conn: &mut PgConnection,
+/// A PUT parsed into rows, whose checks against the database are branches of the caller's
+/// batch of lookups (lookup.rs): `draft`, run the batch, then `finish`.
+pub(super) struct Draft<'a> {
+    plan: Plan<'a>,
+    errors: Vec<FieldError>,
+    /// Catalog entity of each catalog branch (its `n`).
+    catalogs: Vec<&'static str>,
+    /// (row, value index, datatype, value) of every generictype value, by `n`.
+    generic: Vec<(usize, usize, &'static str, String)>,
+    /// Referenced tables, by `n`.
+    targets: Vec<Target<'a>>,
+}
+
+/// Parse a PUT and push its lookups: dynamic field catalogs, generictype completion and
+/// foreign keys. `Err` for a version mismatch, a forbidden block, or a request without its
+/// entity block or code.
+pub(super) fn draft<'a>(
     registry: &'a Registry,
     def: &'a EntityDef,
     request: &Request,
-) -> Result<Plan<'a>, EngineError> {
-    let (mut plan, mut errors) = parse_blocks(registry, def, request)?;
-    for row in &mut plan.rows {
-        errors.extend(check_dynamic_fields(conn, row).await?);
+    lookup: &mut Lookup<'_>,
+) -> Result<Draft<'a>, EngineError> {
+    let (plan, errors) = parse_blocks(registry, def, request)?;
+    let mut catalogs: Vec<&'static str> = Vec::new();
+    for row in plan.rows.iter().filter(|r| !r.dynamic.is_empty()) {
+        if let Some(catalog) = row.def.dynamic_fields.filter(|c| !catalogs.contains(c)) {
+            catalogs.push(catalog);
+        }
     }
-    let fk_errors = resolve_references(conn, registry, &mut plan.rows).await?;
-    for i in plan.heads() {
-        errors.extend(check_scope(&plan.rows[i]));
+    for (n, catalog) in catalogs.iter().enumerate() {
+        lookup.branch(Tag::Catalog, |qb| {
+            qb.push(format!(
+                "{n}::int4, fieldname::text FROM sw_data_dynamicfield WHERE entity = "
+            ))
+            .push_bind(*catalog);
+        });
     }
-    if !errors.is_empty() {
-        errors.extend(fk_errors);
-        return Err(EngineError::Validation(errors));
+    let (generic, targets) = references(registry, &plan.rows);
+    push_generictypes(lookup, &generic);
+    push_existing(lookup, &targets);
+    Ok(Draft {
+        plan,
+        errors,
+        catalogs,
+        generic,
+        targets,
+    })
+}
+
+impl<'a> Draft<'a> {
+    /// The rows to write, or every offending field. VALIDATION_FAILED carries the missing
+    /// references too (SPEC section 3: every offending field); INVALID_FOREIGN_KEY is the
+    /// answer only when every field is otherwise valid.
+    pub(super) fn finish(self, found: &Found) -> Result<Plan<'a>, EngineError> {
+        let Draft {
+            mut plan,
+            mut errors,
+            catalogs,
+            generic,
+            targets,
+        } = self;
+        for row in &mut plan.rows {
+            let Some(catalog) = row.def.dynamic_fields.filter(|_| !row.dynamic.is_empty()) else {
+                continue;
+            };
+            let n = catalogs.iter().position(|c| *c == catalog).unwrap_or(0) as i32;
+            let declared: Vec<&str> = found
+                .of(Tag::Catalog)
+                .filter(|(k, _)| *k == n)
+                .filter_map(|(_, name)| name)
+                .collect();
+            errors.extend(check_dynamic_fields(row, catalog, &declared));
+        }
+        let mut fk_errors = complete_generictypes(&mut plan.rows, &generic, found);
+        fk_errors.extend(missing_references(&plan.rows, &targets, found));
+        fk_errors.sort_by_key(|e| e.index.is_some());
+        for i in plan.heads() {
+            errors.extend(check_scope(&plan.rows[i]));
+        }
+        if !errors.is_empty() {
+            errors.extend(fk_errors);
+            return Err(EngineError::Validation(errors));
+        }
+        if !fk_errors.is_empty() {
+            return Err(EngineError::InvalidForeignKey(fk_errors));
+        }
+        Ok(plan)
     }
-    if !fk_errors.is_empty() {
-        return Err(EngineError::InvalidForeignKey(fk_errors));
-    }
-    Ok(plan)
 }
 
 /// One row to write: a parsed block (or one element of a child block's array).
@@ -393,28 +455,15 @@ fn parse_dynamic_pairs(
 
 /// Dynamic fields must be declared for the entity in the catalog (SPEC 8.4); their names
 /// are stored with the catalog's spelling.
-async fn check_dynamic_fields(
-    conn: &mut PgConnection,
+fn check_dynamic_fields(
     row: &mut RowPlan<'_>,
-) -> Result<Vec<FieldError>, EngineError> {
-    let Some(catalog_entity) = row.def.dynamic_fields else {
-        return Ok(Vec::new());
-    };
-    if row.dynamic.is_empty() {
-        return Ok(Vec::new());
-    }
-    let declared: Vec<String> =
-        sqlx::query("SELECT fieldname FROM sw_data_dynamicfield WHERE entity = $1")
-            .bind(catalog_entity)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+    catalog_entity: &str,
+    declared: &[&str],
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (name, value, key) in &mut row.dynamic {
         match declared.iter().find(|d| d.eq_ignore_ascii_case(name)) {
-            Some(canonical) => *name = canonical.clone(),
+            Some(canonical) => *name = canonical.to_string(),
             None => errors.push(
                 FieldError::new(
                     &row.block,
@@ -437,7 +486,7 @@ async fn check_dynamic_fields(
             );
         }
     }
-    Ok(errors)
+    errors
 }
 
 /// A written type must be one this webhook may write (SPEC 11.6).
@@ -464,20 +513,21 @@ fn check_scope(row: &RowPlan<'_>) -> Vec<FieldError> {
         .collect()
 }
 
-/// Complete generictype values to full codes (SPEC 11.7) and check that every foreign key
-/// names an existing row, or one this request writes; one batched lookup per target table.
-/// Returns every missing reference.
-async fn resolve_references(
-    conn: &mut PgConnection,
-    registry: &Registry,
-    rows: &mut [RowPlan<'_>],
-) -> Result<Vec<FieldError>, EngineError> {
-    // Rows this request writes count as existing, by table: views share tables.
-    let written: HashSet<(&str, String)> =
-        rows.iter().map(|r| (r.def.table, r.code.clone())).collect();
+/// A generictype value to complete: (row, value index, datatype, value).
+type Generic = (usize, usize, &'static str, String);
+
+/// The references of a PUT to one target entity: (row, value index, code) each.
+type Target<'a> = (&'static str, &'a EntityDef, Vec<(usize, usize, String)>);
+
+/// Every generictype value (SPEC 11.7), and every foreign key by target table, except those
+/// naming a row this request writes (they count as existing, by table: views share tables).
+fn references<'a>(registry: &'a Registry, rows: &[RowPlan<'_>]) -> (Vec<Generic>, Vec<Target<'a>>) {
+    let written: HashSet<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.def.table, r.code.as_str()))
+        .collect();
     let table_of = |entity: &str| registry.get(entity).map(|d| d.table).unwrap_or_default();
-    // (row, value index) of every generictype value, and of every entity reference.
-    let mut generic: Vec<(usize, usize, &'static str, String)> = Vec::new();
+    let mut generic = Vec::new();
     let mut by_target: HashMap<&'static str, Vec<(usize, usize, String)>> = HashMap::new();
     for (r, row) in rows.iter().enumerate() {
         for (i, (field, value, _)) in row.values.iter().enumerate() {
@@ -488,9 +538,7 @@ async fn resolve_references(
                 Some(Reference::GenericType(datatype)) => {
                     generic.push((r, i, datatype, text.to_string()))
                 }
-                Some(Reference::Entity(target))
-                    if !written.contains(&(table_of(target), text.to_string())) =>
-                {
+                Some(Reference::Entity(target)) if !written.contains(&(table_of(target), text)) => {
                     by_target
                         .entry(target)
                         .or_default()
@@ -500,38 +548,103 @@ async fn resolve_references(
             }
         }
     }
-    let mut errors = Vec::new();
-    if !generic.is_empty() {
-        let resolved = complete_generictypes(conn, &generic).await?;
-        for ((r, i, datatype, text), full) in generic.iter().zip(resolved) {
-            let row = &mut rows[*r];
-            match full {
-                Some(full) => row.values[*i].1 = Value::Text(full),
-                None => {
-                    let field = row.values[*i].0;
-                    let mut e = row.error(
-                        field.json,
-                        row.values[*i].2.clone(),
-                        format!("no {datatype} generictype {text:?}"),
-                    );
-                    e.references = Some(format!(
-                        "sw_data_generictype.codegenerictype (dataType {datatype})"
-                    ));
-                    errors.push(e);
-                }
-            }
-        }
-    }
     let mut targets: Vec<_> = by_target
         .into_iter()
         .filter_map(|(target, refs)| registry.get(target).map(|def| (target, def, refs)))
         .collect();
     targets.sort_by_key(|(t, _, _)| *t);
-    let found = existing_codes(conn, &targets).await?;
-    for (target, target_def, refs) in &targets {
+    (generic, targets)
+}
+
+/// One branch for every generictype value: the row of the datatype whose code, or else
+/// whose originalCode, is the value (SPEC 11.7); `n` is the value's position.
+fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic]) {
+    if generic.is_empty() {
+        return;
+    }
+    let ordinals: Vec<i32> = (0..generic.len() as i32).collect();
+    let datatypes: Vec<String> = generic.iter().map(|g| g.2.to_string()).collect();
+    let values: Vec<String> = generic.iter().map(|g| g.3.clone()).collect();
+    lookup.branch(Tag::GenericType, |qb| {
+        qb.push(
+            r#"r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
+                     WHERE g."dataType" = r.d AND (g.codegenerictype = r.v OR g."originalCode" = r.v)
+                     ORDER BY (g.codegenerictype = r.v) DESC, g.codegenerictype LIMIT 1)::text
+               FROM unnest("#,
+        )
+        .push_bind(ordinals)
+        .push("::int4[], ")
+        .push_bind(datatypes)
+        .push("::text[], ")
+        .push_bind(values)
+        .push("::text[]) AS r(i, d, v)");
+    });
+}
+
+/// One branch per referenced table: which of the codes exist; `n` is the table's position.
+fn push_existing(lookup: &mut Lookup<'_>, targets: &[Target<'_>]) {
+    for (n, (_, def, refs)) in targets.iter().enumerate() {
+        let code = column("t", def.code_field());
+        lookup.branch(Tag::Existing, |qb| {
+            qb.push(format!(
+                "{n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
+                ident(def.table)
+            ))
+            .push_bind(refs.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>())
+            .push(")");
+        });
+    }
+}
+
+/// Replace each generictype value by its full code; an unknown one is an error.
+fn complete_generictypes(
+    rows: &mut [RowPlan<'_>],
+    generic: &[Generic],
+    found: &Found,
+) -> Vec<FieldError> {
+    let mut full: Vec<Option<&str>> = vec![None; generic.len()];
+    for (n, code) in found.of(Tag::GenericType) {
+        if let Some(slot) = full.get_mut(n as usize) {
+            *slot = code;
+        }
+    }
+    let mut errors = Vec::new();
+    for ((r, i, datatype, text), full) in generic.iter().zip(full) {
+        let row = &mut rows[*r];
+        match full {
+            Some(full) => row.values[*i].1 = Value::Text(full.to_string()),
+            None => {
+                let field = row.values[*i].0;
+                let mut e = row.error(
+                    field.json,
+                    row.values[*i].2.clone(),
+                    format!("no {datatype} generictype {text:?}"),
+                );
+                e.references = Some(format!(
+                    "sw_data_generictype.codegenerictype (dataType {datatype})"
+                ));
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+/// Every reference whose code the lookup did not find.
+fn missing_references(
+    rows: &[RowPlan<'_>],
+    targets: &[Target<'_>],
+    found: &Found,
+) -> Vec<FieldError> {
+    let existing: HashSet<(i32, &str)> = found
+        .of(Tag::Existing)
+        .filter_map(|(n, code)| code.map(|c| (n, c)))
+        .collect();
+    let mut errors = Vec::new();
+    for (n, (target, target_def, refs)) in targets.iter().enumerate() {
         for (r, i, code) in refs
             .iter()
-            .filter(|(_, _, c)| !found.contains(&(target_def.table, c.clone())))
+            .filter(|(_, _, c)| !existing.contains(&(n as i32, c.as_str())))
         {
             let row = &rows[*r];
             let field = row.values[*i].0;
@@ -548,66 +661,5 @@ async fn resolve_references(
             errors.push(e);
         }
     }
-    errors.sort_by_key(|e| e.index.is_some());
-    Ok(errors)
-}
-
-/// The references of a PUT to one target entity: (row, value index, code) each.
-type Target<'a> = (&'static str, &'a EntityDef, Vec<(usize, usize, String)>);
-
-/// Which of the referenced codes exist, as (table, code): one query for every target table
-/// (a UNION ALL of one lookup per table), so a PUT pays one round trip for its foreign keys.
-async fn existing_codes(
-    conn: &mut PgConnection,
-    targets: &[Target<'_>],
-) -> Result<HashSet<(&'static str, String)>, EngineError> {
-    if targets.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("");
-    for (n, (_, def, refs)) in targets.iter().enumerate() {
-        if n > 0 {
-            qb.push(" UNION ALL ");
-        }
-        let code = column("t", def.code_field());
-        qb.push(format!(
-            "SELECT {n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
-            ident(def.table)
-        ));
-        qb.push_bind(refs.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>())
-            .push(")");
-    }
-    let mut found = HashSet::new();
-    for row in qb.build().fetch_all(&mut *conn).await? {
-        let n: i32 = row.try_get(0)?;
-        if let Some((_, def, _)) = targets.get(n as usize) {
-            found.insert((def.table, row.try_get::<String, _>(1)?));
-        }
-    }
-    Ok(found)
-}
-
-/// One query for every generictype value: the row of the datatype whose code, or else
-/// whose originalCode, is the value (SPEC 11.7).
-async fn complete_generictypes(
-    conn: &mut PgConnection,
-    generic: &[(usize, usize, &'static str, String)],
-) -> Result<Vec<Option<String>>, EngineError> {
-    let ordinals: Vec<i32> = (0..generic.len() as i32).collect();
-    let datatypes: Vec<String> = generic.iter().map(|g| g.2.to_string()).collect();
-    let values: Vec<String> = generic.iter().map(|g| g.3.clone()).collect();
-    let rows = sqlx::query(
-        r#"SELECT r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
-                        WHERE g."dataType" = r.d AND (g.codegenerictype = r.v OR g."originalCode" = r.v)
-                        ORDER BY (g.codegenerictype = r.v) DESC, g.codegenerictype LIMIT 1)
-           FROM unnest($1::int4[], $2::text[], $3::text[]) AS r(i, d, v) ORDER BY r.i"#,
-    )
-    .bind(ordinals)
-    .bind(datatypes)
-    .bind(values)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok(r.try_get::<Option<String>, _>(1)?))
-        .collect()
+    errors
 }

@@ -199,10 +199,10 @@ pub fn customer() -> EntityDef {
         ],
     });
     def.dynamic_fields = Some("customer");
-    def.hooks = vec![Hook {
-        name: "isIndividual main contact",
-        run: main_contact,
-    }];
+    // Writes the contact only, and only for individuals.
+    def.hooks = vec![Hook::new("isIndividual main contact", main_contact)
+        .only_if("isIndividual")
+        .keeps_row()];
     def
 }
 

@@ -69,7 +69,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::definition::Reference;
+    use crate::engine::definition::{Reference, Type};
 
     /// Every name a definition uses resolves: the registry test of STYLE section 4.
     #[test]
@@ -151,6 +151,16 @@ mod tests {
                     "{}: scope field",
                     def.name
                 );
+            }
+            for hook in &def.hooks {
+                if let Some(name) = hook.only_if {
+                    assert!(
+                        def.field(name).is_some_and(|f| f.ty == Type::Bool),
+                        "{}: hook {:?} applies only if {name}, which is not a Bool field",
+                        def.name,
+                        hook.name
+                    );
+                }
             }
             if let Some(ind) = &def.indicators {
                 let ext = registry

@@ -157,14 +157,15 @@ pub fn opportunity() -> EntityDef {
         role: "role",
     });
     def.hooks = vec![
-        Hook {
-            name: "the opportunity type is a project DEAL_DEALTYPE",
-            run: project_type,
-        },
-        Hook {
-            name: "the opportunity takes its current step type's status",
-            run: status_of_current_step,
-        },
+        Hook::new(
+            "the opportunity type is a project DEAL_DEALTYPE",
+            project_type,
+        )
+        .keeps_row(),
+        Hook::new(
+            "the opportunity takes its current step type's status",
+            status_of_current_step,
+        ),
     ];
     def
 }

@@ -1082,3 +1082,51 @@ async fn assert_dead_lettered(app: &TestWorker, code: &str) -> crate::helpers::D
     assert_eq!(letter.header("webhook-error-code"), code);
     letter
 }
+
+/// Child lines of one shape share one statement (issue 8); lines of another shape, and a
+/// code given twice, still end as if written one by one in request order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_lines_of_mixed_shapes_and_a_repeated_code_are_written_in_request_order() {
+    let app = spawn_worker().await;
+    let user = |code: &str, extra: Json| {
+        let mut line = json!({"codecustomeruser": code, "customer_ID": "C0000042"});
+        line.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        line
+    };
+    let request = json!({"verb": "PUT",
+    "customer": {"codecustomer": "C0000042", "name": "LIGNES"},
+    "customeruser": [
+        user("C0000042-A", json!({"baseuser_ID": "95", "generictype_ID_category": "CUSTOMERUSER_LINK-1"})),
+        user("C0000042-B", json!({"baseuser_ID": "TECH1"})),
+        user("C0000042-C", json!({"baseuser_ID": "95", "generictype_ID_category": "CUSTOMERUSER_LINK-2"})),
+        user("C0000042-A", json!({"baseuser_ID": "TECH1", "generictype_ID_category": "CUSTOMERUSER_LINK-2"})),
+    ]});
+
+    let reply = app.call("customer", request).await;
+
+    assert_ok(&reply);
+    let line = |code: &'static str| {
+        let app = &app;
+        async move {
+            app.row("sw_data_customeruser", "codecustomeruser", code)
+                .await
+                .unwrap_or_else(|| panic!("customeruser {code}"))
+        }
+    };
+    let a = line("C0000042-A").await;
+    assert_eq!(a["baseuser_ID"], "TECH1", "the later line wins: {a}");
+    assert_eq!(a["generictype_ID_category"], "CUSTOMERUSER_LINK-2");
+    let b = line("C0000042-B").await;
+    assert_eq!(b["baseuser_ID"], "TECH1");
+    assert_eq!(b["generictype_ID_category"], Json::Null);
+    let c = line("C0000042-C").await;
+    assert_eq!(c["generictype_ID_category"], "CUSTOMERUSER_LINK-2");
+    assert_eq!(
+        app.count(r#"SELECT count(*) FROM sw_data_customeruser WHERE "customer_ID" = 'C0000042'"#)
+            .await,
+        3
+    );
+    app.stop().await;
+}

@@ -8,14 +8,20 @@
 //! fault that outlives its retries and the delivery limit.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use lapin::types::AMQPValue;
 use serde_json::{json, Value as Json};
 
 use webhook_worker::call::{CallOptions, Reply};
+use webhook_worker::engine;
+use webhook_worker::entities::Registry;
+use webhook_worker::request::{self, Envelope};
 
 use crate::helpers::{
-    fixture, spawn_worker, spawn_worker_with, test_settings, unique, DeadLetter, TestWorker,
+    fixture, spawn_worker, spawn_worker_with, sql, test_settings, unique, DeadLetter, TestWorker,
+    WAIT,
 };
 
 const ENTITY: &str = "customer";
@@ -562,6 +568,150 @@ async fn failed_put_leaves_no_inbox_record_and_is_applied_afresh_once_its_cause_
         0.0,
         "{metrics}"
     );
+    app.stop().await;
+}
+
+/// A prospect row to recode (SPEC 8.1), written directly.
+async fn insert_prospect(app: &TestWorker, code: &str) {
+    sql(
+        app,
+        &format!(
+            r#"INSERT INTO sw_data_customer (codecustomer, name, "generictype_ID_customerType")
+               VALUES ('{code}', 'CHEZ SOI', 'CUSTOMER_TYPE-CTP')"#
+        ),
+    )
+    .await;
+}
+
+fn recoding_put(code: &str, origin: &str) -> Json {
+    json!({"verb": "PUT", "customer": {
+        "codecustomer": code, "name": "CHEZ SOI", "internalcodecustomer": origin}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_recoding_put_is_answered_from_its_record_although_its_origin_is_gone() {
+    let app = spawn_worker().await;
+    let run = &unique()[..8];
+    let (origin, code) = (format!("P{run}"), format!("C{run}"));
+    insert_prospect(&app, &origin).await;
+    let body = to_bytes(&recoding_put(&code, &origin));
+    let options = traced();
+    let message_id = options.message_id.clone().unwrap_or_default();
+
+    let first = app.call_raw(ENTITY, &body, options.clone()).await;
+    let second = app.call_raw(ENTITY, &body, options).await;
+
+    assert_eq!(first.body["status"], "ok", "{}", first.body);
+    assert_eq!(second.body, first.body, "not NOT_FOUND: the record answers");
+    assert!(app
+        .row("sw_data_customer", "codecustomer", &code)
+        .await
+        .is_some());
+    assert!(app
+        .row("sw_data_customer", "codecustomer", &origin)
+        .await
+        .is_none());
+    assert_eq!(inbox_records(&app, &message_id).await, 1);
+    app.stop_and_check_no_dead_letter(ENTITY).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_put_is_answered_from_its_record_although_a_reference_is_gone() {
+    let app = spawn_worker_with(test_settings(&["customer", "baseuser"])).await;
+    let run = &unique()[..8];
+    let (user, code) = (format!("U{run}"), format!("C{run}"));
+    let created = app
+        .call(
+            "baseuser",
+            json!({"verb": "PUT", "baseuser": {"codebaseuser": user, "lastName": "X"}}),
+        )
+        .await;
+    assert_eq!(created.body["status"], "ok", "{}", created.body);
+    let body = to_bytes(&json!({"verb": "PUT", "customer": {
+        "codecustomer": code, "name": "REFS", "baseuser_ID": user}}));
+    let options = traced();
+    let first = app.call_raw(ENTITY, &body, options.clone()).await;
+    assert_eq!(first.body["status"], "ok", "{}", first.body);
+    let unlink = json!({"verb": "PUT", "customer": {"codecustomer": code, "baseuser_ID": ""}});
+    assert_eq!(app.call(ENTITY, unlink).await.body["status"], "ok");
+    sql(
+        &app,
+        &format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'"),
+    )
+    .await;
+
+    let again = app.call_raw(ENTITY, &body, options).await;
+
+    assert_eq!(
+        again.body, first.body,
+        "not INVALID_FOREIGN_KEY: the record answers"
+    );
+    let row = app.row("sw_data_customer", "codecustomer", &code).await;
+    assert_eq!(row.map(|r| r["baseuser_ID"].clone()), Some(Json::Null));
+    app.stop_and_check_no_dead_letter(ENTITY).await;
+}
+
+/// Two deliveries of one message at once (a redelivery while the first is still running,
+/// e.g. after a lost broker connection): both wait on the recoding origin's lock; the one
+/// that gets it applies the PUT; the other then finds the origin gone, and answers with the
+/// first one's record instead of NOT_FOUND.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliveries_of_one_recoding_put_at_once_apply_it_once_and_answer_alike() {
+    let app = spawn_worker().await;
+    let run = &unique()[..8];
+    let (origin, code) = (format!("P{run}"), format!("C{run}"));
+    insert_prospect(&app, &origin).await;
+    let envelope = Envelope {
+        body: to_bytes(&recoding_put(&code, &origin)),
+        content_type: Some("application/json".into()),
+        webhook_version: None,
+    };
+    let request = Arc::new(request::decode(&envelope, 1 << 20).expect("decodes"));
+    let registry = Arc::new(Registry::standard());
+    let message_id = format!("msg-{}", unique());
+    let mut blocker = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM sw_data_customer WHERE codecustomer = $1 FOR UPDATE")
+        .bind(&origin)
+        .execute(&mut *blocker)
+        .await
+        .expect("lock the origin");
+    let deliveries: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, registry, request) = (app.pool.clone(), registry.clone(), request.clone());
+            let message_id = message_id.clone();
+            tokio::spawn(async move {
+                let def = registry.get(ENTITY).expect("customer");
+                engine::apply(&pool, &registry, def, &request, Some(&message_id)).await
+            })
+        })
+        .collect();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'";
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.count(waiting).await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both deliveries wait on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    blocker.commit().await.expect("release");
+
+    let mut applied = Vec::new();
+    for delivery in deliveries {
+        applied.push(delivery.await.expect("joined").expect("applied"));
+    }
+
+    assert_eq!(applied[0].outcome, applied[1].outcome, "one answer");
+    assert_eq!(
+        applied.iter().filter(|a| a.deduplicated).count(),
+        1,
+        "one applied it, the other answered from its record"
+    );
+    assert!(app
+        .row("sw_data_customer", "codecustomer", &code)
+        .await
+        .is_some());
+    assert_eq!(inbox_records(&app, &message_id).await, 1);
     app.stop().await;
 }
 
