@@ -49,7 +49,7 @@ pub struct ReplaySummary {
     pub replayed: usize,
     /// Looked at and left in place (not matching, or past --limit).
     pub skipped: usize,
-    /// Messages in the DLQ afterwards.
+    /// Of the messages in the DLQ at the start, those still there (not replayed).
     pub left: u32,
 }
 
@@ -208,9 +208,12 @@ impl<'c> DeadLetterQueue<'c> {
             }
             progress(seen + 1, total);
         }
-        // Messages not replayed were never acked: closing returns them in their order.
+        // Messages not replayed were never acked: closing returns them in their order. The
+        // count is computed, not read back: a quorum queue requeues them a moment after the
+        // close, so reading its depth then could miss them.
         close(&channel).await;
-        summary.left = self.depth().await?;
+        let removed = if filter.dry_run { 0 } else { summary.replayed };
+        summary.left = total.saturating_sub(removed) as u32;
         Ok(summary)
     }
 

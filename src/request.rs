@@ -47,7 +47,7 @@ impl Verb {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResultType {
     Simple,
     Extended,

@@ -17,21 +17,29 @@ pub enum Access {
     Write,
 }
 
-/// Push ` AND t.<scope field> IN (...)` when the entity has a scope (SPEC 8.1, 11.6).
+/// Push ` AND t.<scope field> = ANY($n)` when the entity has a scope (SPEC 8.1, 11.6);
+/// `$n` is bound to `scope_codes`.
 pub fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, def: &EntityDef, access: Access) {
-    let Some(Scope { field, write, read }) = &def.scope else {
+    let (Some(scope), Some(codes)) = (&def.scope, scope_codes(def, access)) else {
         return;
     };
-    let Some(field) = def.field(field) else {
+    let Some(field) = def.field(scope.field) else {
         return;
     };
+    qb.push(" AND ").push(column("t", field)).push(" = ANY(");
+    qb.push_bind(codes);
+    qb.push(")");
+}
+
+/// The types a webhook may read or write, when it has a scope (and a scope field).
+pub fn scope_codes(def: &EntityDef, access: Access) -> Option<Vec<String>> {
+    let Scope { field, write, read } = def.scope.as_ref()?;
+    def.field(field)?;
     let codes = match access {
         Access::Read => read,
         Access::Write => write,
     };
-    qb.push(" AND ").push(column("t", field)).push(" = ANY(");
-    qb.push_bind(codes.iter().map(|c| c.to_string()).collect::<Vec<_>>());
-    qb.push(")");
+    Some(codes.iter().map(|c| c.to_string()).collect())
 }
 
 pub async fn get(

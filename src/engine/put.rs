@@ -2,17 +2,20 @@
 //! write order (companions, the entity row, its child rows) with defaults on create only,
 //! run the entities' hooks, and render the stored record, all in the caller's transaction.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value as Json};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{CreateDefault, EntityDef, Field, Type};
 use super::error::EngineError;
-use super::get::{push_scope, Access};
+use super::get::{push_scope, scope_codes, Access};
 use super::hooks::Written;
 use super::idempotency::{self, Previous};
 use super::lookup::Lookup;
 use super::render::Projection;
-use super::sql::{column, ident, DYNAMIC_COLUMN};
+use super::sql::{column, ident, TextCache, DYNAMIC_COLUMN};
 use super::validate::{self, RowPlan};
 use super::value::{self, Value};
 use super::Outcome;
@@ -226,27 +229,40 @@ impl NoNanos for chrono::NaiveDateTime {
 }
 
 /// How a row gives a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Given {
     No,
     Value,
     Null,
 }
 
+/// The values a row gives, in its definition's field order (one pass, not one search per
+/// field).
+fn given_values<'r>(row: &'r RowPlan<'_>) -> Vec<Option<&'r Value>> {
+    let fields = &row.def.fields;
+    let mut given = vec![None; fields.len()];
+    for (field, value, _) in &row.values {
+        let position = fields
+            .iter()
+            .position(|f| std::ptr::eq(f, *field))
+            .or_else(|| fields.iter().position(|f| f.json == field.json));
+        if let Some(i) = position {
+            given[i] = Some(value);
+        }
+    }
+    given
+}
+
 /// The shape of a row's upsert: which fields it gives, and whether it has dynamic fields.
 /// Rows of one shape (and distinct codes) share one multi-row statement.
 fn shape(row: &RowPlan<'_>) -> (&'static str, Vec<Given>, bool) {
-    let given = row
-        .def
-        .fields
-        .iter()
-        .map(
-            |f| match row.values.iter().find(|(v, _, _)| v.json == f.json) {
-                None => Given::No,
-                Some((_, v, _)) if v.is_null() => Given::Null,
-                Some(_) => Given::Value,
-            },
-        )
+    let given = given_values(row)
+        .into_iter()
+        .map(|v| match v {
+            None => Given::No,
+            Some(v) if v.is_null() => Given::Null,
+            Some(_) => Given::Value,
+        })
         .collect();
     (row.def.table, given, !row.dynamic.is_empty())
 }
@@ -275,6 +291,20 @@ struct Upserted {
     block: Option<Map<String, Json>>,
 }
 
+/// What makes the text of an upsert: nothing but the rows' shape and the options.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UpsertKey {
+    entity: &'static str,
+    given: Vec<Given>,
+    dynamic: bool,
+    rows: usize,
+    check_scope: bool,
+    returning: bool,
+}
+
+/// Upsert texts by shape (sql::TextCache): seed-shaped PUTs all share one.
+static UPSERTS: LazyLock<TextCache<UpsertKey>> = LazyLock::new(|| TextCache::new(1024));
+
 /// `INSERT .. VALUES (..), (..) ON CONFLICT (code) DO UPDATE` of rows of one shape: the
 /// fields given (defaults only on create). With `check_scope`, an existing row outside the
 /// webhook's write scope is not touched and the PUT is a CONFLICT (SPEC 11.17). `RETURNING`
@@ -289,18 +319,122 @@ async fn upsert(
         return Ok(Vec::new());
     };
     let def = first.def;
+    let (_, given, dynamic) = shape(first);
+    let check_scope = check_scope && def.scope.is_some();
+    let key = UpsertKey {
+        entity: def.name,
+        given,
+        dynamic,
+        rows: rows.len(),
+        check_scope,
+        returning: projection.is_some(),
+    };
+    let sql = UPSERTS.get_or_build(key, || upsert_text(rows, check_scope, projection));
+    // The values, in the order upsert_text numbers them: the code, each inserted column
+    // (insert_columns), the dynamic fields; then the scope.
+    let mut args = PgArguments::default();
+    for row in rows {
+        args.add(row.code.clone()).map_err(sqlx::Error::Encode)?;
+        for (field, sent) in def.fields.iter().zip(given_values(row)) {
+            if field.json == def.code || !inserts(field, sent) {
+                continue;
+            }
+            match sent {
+                Some(v) if !v.is_null() => value::add_arg(&mut args, field.ty, v)?,
+                _ => match create_value(field, sent) {
+                    Some(Insert::Bind(v)) => value::add_arg(&mut args, field.ty, &v)?,
+                    Some(Insert::Tag(datatype, tag)) => {
+                        args.add(datatype).map_err(sqlx::Error::Encode)?;
+                        args.add(tag).map_err(sqlx::Error::Encode)?;
+                    }
+                    None => value::add_arg(&mut args, field.ty, &Value::Null)?,
+                },
+            }
+        }
+        if dynamic {
+            args.add(dynamic_json(row)).map_err(sqlx::Error::Encode)?;
+        }
+    }
+    if check_scope {
+        if let Some(codes) = scope_codes(def, Access::Write) {
+            args.add(codes).map_err(sqlx::Error::Encode)?;
+        }
+    }
+    let returned = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
+    if returned.len() < rows.len() {
+        return Err(EngineError::Conflict {
+            message: format!(
+                "{} {:?} exists with a type that the {} webhook does not manage",
+                def.name, first.code, def.name
+            ),
+            details: vec![first.error(
+                def.code,
+                Json::String(first.code.clone()),
+                "belongs to another webhook",
+            )],
+        });
+    }
+    let offset = projection.map_or(0, Projection::width);
+    returned
+        .iter()
+        .map(|r| {
+            let mut flag = offset + 1;
+            let mut hook_applies = Vec::with_capacity(def.hooks.len());
+            for hook in &def.hooks {
+                hook_applies.push(match hook.only_if.and_then(|f| def.field(f)) {
+                    Some(_) => {
+                        flag += 1;
+                        r.try_get::<bool, _>(flag - 1)?
+                    }
+                    None => true,
+                });
+            }
+            Ok(Upserted {
+                created: r.try_get::<bool, _>(offset)?,
+                hook_applies,
+                block: match projection {
+                    Some(p) => Some(p.block(r)?.0),
+                    None => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Whether an upsert inserts this field: given, or with a create default.
+fn inserts(field: &Field, sent: Option<&Value>) -> bool {
+    sent.is_some() || field.default.is_some()
+}
+
+/// The columns an upsert inserts besides the code: the same for every row of one shape.
+fn insert_columns<'d>(row: &RowPlan<'d>) -> Vec<&'d Field> {
+    let def = row.def;
+    def.fields
+        .iter()
+        .zip(given_values(row))
+        .filter(|(f, sent)| f.json != def.code && inserts(f, *sent))
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// The text of an upsert of `rows` (built with their values bound, which only numbers the
+/// placeholders: `upsert` binds the values of each execution).
+fn upsert_text(
+    rows: &[&RowPlan<'_>],
+    check_scope: bool,
+    projection: Option<&Projection<'_>>,
+) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let def = first.def;
     let code_field = def.code_field();
     let scope_field = def.scope.as_ref().map(|s| s.field);
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("INSERT INTO ");
     qb.push(ident(def.table))
         .push(" AS t (")
         .push(ident(code_field.column));
-    // The columns: the same for every row of the group (one shape).
-    let columns: Vec<&Field> = def
-        .fields
-        .iter()
-        .filter(|f| f.json != def.code && create_value(f, sent(first, f)).is_some())
-        .collect();
+    let columns = insert_columns(first);
     for field in &columns {
         qb.push(", ").push(ident(field.column));
     }
@@ -357,7 +491,7 @@ async fn upsert(
         sets.push(format!("{col} = EXCLUDED.{col}"));
     }
     qb.push(sets.join(", "));
-    if check_scope && def.scope.is_some() {
+    if check_scope {
         qb.push(" WHERE TRUE");
         push_scope(&mut qb, def, Access::Write);
     }
@@ -366,51 +500,13 @@ async fn upsert(
         projection.push_columns(&mut qb);
         qb.push(", ");
     }
-    let offset = projection.map_or(0, Projection::width);
     qb.push("(t.xmax = 0)");
     for hook in &def.hooks {
         if let Some(field) = hook.only_if.and_then(|f| def.field(f)) {
             qb.push(format!(", COALESCE({}, FALSE)", column("t", field)));
         }
     }
-    let returned = qb.build().fetch_all(&mut *conn).await?;
-    if returned.len() < rows.len() {
-        return Err(EngineError::Conflict {
-            message: format!(
-                "{} {:?} exists with a type that the {} webhook does not manage",
-                def.name, first.code, def.name
-            ),
-            details: vec![first.error(
-                def.code,
-                Json::String(first.code.clone()),
-                "belongs to another webhook",
-            )],
-        });
-    }
-    returned
-        .iter()
-        .map(|r| {
-            let mut flag = offset + 1;
-            let mut hook_applies = Vec::with_capacity(def.hooks.len());
-            for hook in &def.hooks {
-                hook_applies.push(match hook.only_if.and_then(|f| def.field(f)) {
-                    Some(_) => {
-                        flag += 1;
-                        r.try_get::<bool, _>(flag - 1)?
-                    }
-                    None => true,
-                });
-            }
-            Ok(Upserted {
-                created: r.try_get::<bool, _>(offset)?,
-                hook_applies,
-                block: match projection {
-                    Some(p) => Some(p.block(r)?.0),
-                    None => None,
-                },
-            })
-        })
-        .collect()
+    qb.into_sql()
 }
 
 /// The value a row gives for a field, if it gives one.

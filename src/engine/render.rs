@@ -1,22 +1,29 @@
 //! Reading rows back as reply blocks (SPEC sections 3 and 10): which columns a result type
 //! selects, in the seed's key order, and the `related` and `indicators` blocks.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value as Json};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{EntityDef, Field, Related};
 use super::error::EngineError;
-use super::sql::{self, column, display_expr, ident, DYNAMIC_COLUMN};
+use super::sql::{self, column, display_expr, ident, TextCache, DYNAMIC_COLUMN};
 use crate::entities::Registry;
 use crate::request::{ResultType, Settings};
 
 /// A row read as a block, with the stored codes of its related blocks.
 type BlockAndRelated = (Map<String, Json>, Vec<Option<String>>);
 
+/// Projection texts by entity and result type (sql::TextCache).
+static COLUMNS: LazyLock<TextCache<(&'static str, ResultType)>> =
+    LazyLock::new(|| TextCache::new(256));
+
 /// The columns one result type reads from an entity's table.
 pub struct Projection<'a> {
     pub def: &'a EntityDef,
+    result_type: ResultType,
     fields: Vec<&'a Field>,
     /// Related blocks and their foreign-key field, read raw (the stored code).
     related: Vec<(&'a Related, &'a Field)>,
@@ -40,6 +47,7 @@ impl<'a> Projection<'a> {
         let dynamic = def.dynamic_fields.is_some() && result_type != ResultType::Simple;
         Projection {
             def,
+            result_type,
             fields,
             related,
             dynamic,
@@ -55,12 +63,15 @@ impl<'a> Projection<'a> {
 
     /// Push the columns `block` reads, over the row alias `t` (a SELECT's or a RETURNING's).
     pub fn push_columns(&self, qb: &mut QueryBuilder<'_, Postgres>) {
-        let mut exprs: Vec<String> = self.fields.iter().map(|f| display_expr("t", f)).collect();
-        exprs.extend(self.related.iter().map(|(_, f)| column("t", f)));
-        if self.dynamic {
-            exprs.push(format!("t.{}::text", ident(DYNAMIC_COLUMN)));
-        }
-        qb.push(exprs.join(", "));
+        let text = COLUMNS.get_or_build((self.def.name, self.result_type), || {
+            let mut exprs: Vec<String> = self.fields.iter().map(|f| display_expr("t", f)).collect();
+            exprs.extend(self.related.iter().map(|(_, f)| column("t", f)));
+            if self.dynamic {
+                exprs.push(format!("t.{}::text", ident(DYNAMIC_COLUMN)));
+            }
+            exprs.join(", ")
+        });
+        qb.push(&*text);
     }
 
     /// How many columns `push_columns` pushes.

@@ -4,7 +4,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::Value as Json;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, Postgres, QueryBuilder};
 
 use super::definition::Type;
 
@@ -127,6 +128,26 @@ fn kind(json: &Json) -> &'static str {
         Json::Object(_) => "object",
         _ => "scalar",
     }
+}
+
+/// Bind `value` as the next argument of a statement whose text is already built (its
+/// placeholders numbered as `push_bind` numbers them).
+pub fn add_arg(args: &mut PgArguments, ty: Type, value: &Value) -> Result<(), sqlx::Error> {
+    let added = match (value, ty) {
+        (Value::Text(s), _) => args.add(s.clone()),
+        (Value::Int(i), _) => args.add(*i),
+        (Value::Double(d), _) => args.add(*d),
+        (Value::Bool(b), _) => args.add(*b),
+        (Value::Date(d), _) => args.add(*d),
+        (Value::DateTime(d), _) => args.add(*d),
+        (Value::Null, Type::Varchar(_) | Type::Text) => args.add(None::<String>),
+        (Value::Null, Type::Int) => args.add(None::<i32>),
+        (Value::Null, Type::Double) => args.add(None::<f64>),
+        (Value::Null, Type::Bool) => args.add(None::<bool>),
+        (Value::Null, Type::Date) => args.add(None::<NaiveDate>),
+        (Value::Null, Type::DateTime) => args.add(None::<NaiveDateTime>),
+    };
+    added.map_err(sqlx::Error::Encode)
 }
 
 /// Bind `value` for a column of type `ty`. A null is bound with the column's type, so

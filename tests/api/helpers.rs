@@ -72,7 +72,12 @@ pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
     let worker = Worker::build(settings.clone())
         .await
         .expect("the worker builds");
-    let pool = worker.pool().clone();
+    // The test's own connections (with sqlx's ping before each use), not the worker's pool:
+    // a fault test may terminate every backend, and the worker finds its dead connections
+    // by a failed statement that it retries, which a test's query would not.
+    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
+        .await
+        .expect("the test's own pool");
     let topology = worker.topology();
     let metrics_addr = worker.metrics_addr();
     let readiness = worker.readiness();
