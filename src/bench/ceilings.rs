@@ -157,7 +157,8 @@ fn hook_applies(block: &Map<String, Json>) -> bool {
         .is_some_and(|(_, v)| matches!(v.as_str(), Some("1" | "true")))
 }
 
-/// The GET script: the worker's GET extended statement for a random loaded code.
+/// The GET script: the worker's GET extended statement for a random loaded code, alone
+/// (the engine runs reads without BEGIN/COMMIT).
 pub fn write_get_script(dir: &Path, registry: &Registry, rows: u64) -> Result<PathBuf> {
     let def = entity(registry, ENTITY)?;
     let mut qb = QueryBuilder::new("");
@@ -175,7 +176,7 @@ pub fn write_get_script(dir: &Path, registry: &Registry, rows: u64) -> Result<Pa
         })
         .unwrap_or_default();
     let script = format!(
-        "\\set i random(1, {rows})\nBEGIN;\n{} WHERE {} = ('L' || lpad(:i::text, 8, '0')){scope};\nCOMMIT;\n",
+        "\\set i random(1, {rows})\n{} WHERE {} = ('L' || lpad(:i::text, 8, '0')){scope};\n",
         colon_free(qb.sql()),
         column("t", def.code_field())
     );
