@@ -69,6 +69,7 @@ pub async fn spawn_worker() -> TestWorker {
 
 pub async fn spawn_worker_with(settings: Settings) -> TestWorker {
     init_test_log();
+    sweep_leftovers().await;
     let worker = Worker::build(settings.clone())
         .await
         .expect("the worker builds");
@@ -449,4 +450,102 @@ pub async fn import(app: &TestWorker, data: Json) {
         .await
         .expect("import");
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+}
+
+/// Leftovers of test runs killed before their cleanup (STYLE section 7), swept once per
+/// test process: databases `test_<id>` older than an hour, then queues and exchanges
+/// `t<id>.*` whose database is gone. A test creates its database before its topology and
+/// deletes its topology before its database, so a queue without its database belongs to
+/// no running test, whichever process runs it. Best effort: a sweep that fails or takes
+/// long is abandoned, never a test failure.
+pub async fn sweep_leftovers() {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            if tokio::time::timeout(WAIT, sweep()).await.is_err() {
+                eprintln!("the sweep of test leftovers timed out");
+            }
+        })
+        .await;
+}
+
+async fn sweep() {
+    let Ok(admin) = PgPool::connect(&format!("{PG_SERVER}/postgres")).await else {
+        return;
+    };
+    // A database's PG_VERSION file is written when it is created (needs a superuser, as
+    // the tests' `postgres` is; otherwise nothing is swept).
+    let old: Vec<String> = sqlx::query_scalar(
+        r#"SELECT datname FROM pg_database
+           WHERE datname ~ '^test_[0-9a-f]{32}$'
+             AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification
+                 < now() - interval '1 hour'"#,
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap_or_default();
+    for name in &old {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+    }
+    let live: Vec<String> =
+        sqlx::query_scalar("SELECT substr(datname, 6) FROM pg_database WHERE datname ~ '^test_'")
+            .fetch_all(&admin)
+            .await
+            .unwrap_or_default();
+    admin.close().await;
+    let orphan = |name: &str| {
+        let id = name
+            .strip_prefix('t')
+            .and_then(|rest| rest.split_once('.'))
+            .map(|(id, _)| id);
+        id.is_some_and(|id| {
+            id.len() == 32
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+                && !live.iter().any(|l| l == id)
+        })
+    };
+    let listed = |what: &'static str| async move {
+        let out = tokio::process::Command::new("rabbitmqctl")
+            .args([what, "-q", "--no-table-headers", "name"])
+            .output()
+            .await;
+        match out {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        }
+    };
+    let queues: Vec<String> = listed("list_queues")
+        .await
+        .into_iter()
+        .filter(|n| orphan(n))
+        .collect();
+    let exchanges: Vec<String> = listed("list_exchanges")
+        .await
+        .into_iter()
+        .filter(|n| orphan(n))
+        .collect();
+    if queues.is_empty() && exchanges.is_empty() {
+        return;
+    }
+    let Ok(conn) = connection::connect(AMQP_URL).await else {
+        return;
+    };
+    if let Ok(channel) = conn.create_channel().await {
+        for queue in &queues {
+            let _ = channel
+                .queue_delete(queue.as_str().into(), Default::default())
+                .await;
+        }
+        for exchange in &exchanges {
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), Default::default())
+                .await;
+        }
+    }
+    let _ = conn.close(200, "swept".into()).await;
 }
