@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value as Json};
 use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{CreateDefault, EntityDef, Field, Type};
 use super::error::EngineError;
@@ -17,7 +17,7 @@ use super::lookup::Lookup;
 use super::render::Projection;
 use super::sql::{column, ident, TextCache, DYNAMIC_COLUMN};
 use super::validate::{self, RowPlan};
-use super::value::{self, Value};
+use super::value::{self, Binds, Value};
 use super::Outcome;
 use crate::entities::Registry;
 use crate::request::{Request, ResultType};
@@ -334,30 +334,30 @@ async fn upsert(
     // (insert_columns), the dynamic fields; then the scope.
     let mut args = PgArguments::default();
     for row in rows {
-        args.add(row.code.clone()).map_err(sqlx::Error::Encode)?;
+        args.bind(row.code.clone())?;
         for (field, sent) in def.fields.iter().zip(given_values(row)) {
             if field.json == def.code || !inserts(field, sent) {
                 continue;
             }
             match sent {
-                Some(v) if !v.is_null() => value::add_arg(&mut args, field.ty, v)?,
+                Some(v) if !v.is_null() => value::bind(&mut args, field.ty, v)?,
                 _ => match create_value(field, sent) {
-                    Some(Insert::Bind(v)) => value::add_arg(&mut args, field.ty, &v)?,
+                    Some(Insert::Bind(v)) => value::bind(&mut args, field.ty, &v)?,
                     Some(Insert::Tag(datatype, tag)) => {
-                        args.add(datatype).map_err(sqlx::Error::Encode)?;
-                        args.add(tag).map_err(sqlx::Error::Encode)?;
+                        args.bind(datatype)?;
+                        args.bind(tag)?;
                     }
-                    None => value::add_arg(&mut args, field.ty, &Value::Null)?,
+                    None => value::bind(&mut args, field.ty, &Value::Null)?,
                 },
             }
         }
         if dynamic {
-            args.add(dynamic_json(row)).map_err(sqlx::Error::Encode)?;
+            args.bind(dynamic_json(row))?;
         }
     }
     if check_scope {
         if let Some(codes) = scope_codes(def, Access::Write) {
-            args.add(codes).map_err(sqlx::Error::Encode)?;
+            args.bind(codes)?;
         }
     }
     let returned = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;

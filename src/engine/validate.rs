@@ -124,6 +124,14 @@ impl RowPlan<'_> {
     pub(super) fn error(&self, field: &str, value: Json, message: impl Into<String>) -> FieldError {
         FieldError::new(&self.block, field, value, message).at(self.index)
     }
+
+    /// The error of the `i`-th value, a reference to a row that does not exist.
+    fn missing(&self, i: usize, message: String, references: String) -> FieldError {
+        let (field, _, sent) = &self.values[i];
+        let mut e = self.error(field.json, sent.clone(), message);
+        e.references = Some(references);
+        e
+    }
 }
 
 /// The rows of one PUT, in write order: companion blocks, the entity row, child rows.
@@ -613,18 +621,11 @@ fn complete_generictypes(
         let row = &mut rows[*r];
         match full {
             Some(full) => row.values[*i].1 = Value::Text(full.to_string()),
-            None => {
-                let field = row.values[*i].0;
-                let mut e = row.error(
-                    field.json,
-                    row.values[*i].2.clone(),
-                    format!("no {datatype} generictype {text:?}"),
-                );
-                e.references = Some(format!(
-                    "sw_data_generictype.codegenerictype (dataType {datatype})"
-                ));
-                errors.push(e);
-            }
+            None => errors.push(row.missing(
+                *i,
+                format!("no {datatype} generictype {text:?}"),
+                format!("sw_data_generictype.codegenerictype (dataType {datatype})"),
+            )),
         }
     }
     errors
@@ -646,19 +647,11 @@ fn missing_references(
             .iter()
             .filter(|(_, _, c)| !existing.contains(&(n as i32, c.as_str())))
         {
-            let row = &rows[*r];
-            let field = row.values[*i].0;
-            let mut e = row.error(
-                field.json,
-                row.values[*i].2.clone(),
+            errors.push(rows[*r].missing(
+                *i,
                 format!("no {target} {code:?}"),
-            );
-            e.references = Some(format!(
-                "{}.{}",
-                target_def.table,
-                target_def.code_field().column
+                format!("{}.{}", target_def.table, target_def.code_field().column),
             ));
-            errors.push(e);
         }
     }
     errors

@@ -130,43 +130,55 @@ fn kind(json: &Json) -> &'static str {
     }
 }
 
-/// Bind `value` as the next argument of a statement whose text is already built (its
-/// placeholders numbered as `push_bind` numbers them).
-pub fn add_arg(args: &mut PgArguments, ty: Type, value: &Value) -> Result<(), sqlx::Error> {
-    let added = match (value, ty) {
-        (Value::Text(s), _) => args.add(s.clone()),
-        (Value::Int(i), _) => args.add(*i),
-        (Value::Double(d), _) => args.add(*d),
-        (Value::Bool(b), _) => args.add(*b),
-        (Value::Date(d), _) => args.add(*d),
-        (Value::DateTime(d), _) => args.add(*d),
-        (Value::Null, Type::Varchar(_) | Type::Text) => args.add(None::<String>),
-        (Value::Null, Type::Int) => args.add(None::<i32>),
-        (Value::Null, Type::Double) => args.add(None::<f64>),
-        (Value::Null, Type::Bool) => args.add(None::<bool>),
-        (Value::Null, Type::Date) => args.add(None::<NaiveDate>),
-        (Value::Null, Type::DateTime) => args.add(None::<NaiveDateTime>),
-    };
-    added.map_err(sqlx::Error::Encode)
+/// Where a bound value goes: a statement being built, or the arguments of a statement
+/// whose text is already built (its placeholders numbered as `push_bind` numbers them).
+pub trait Binds<'q> {
+    fn bind<T>(&mut self, value: T) -> Result<(), sqlx::Error>
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>;
+}
+
+impl<'q> Binds<'q> for QueryBuilder<'q, Postgres> {
+    fn bind<T>(&mut self, value: T) -> Result<(), sqlx::Error>
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    {
+        self.push_bind(value);
+        Ok(())
+    }
+}
+
+impl<'q> Binds<'q> for PgArguments {
+    fn bind<T>(&mut self, value: T) -> Result<(), sqlx::Error>
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    {
+        self.add(value).map_err(sqlx::Error::Encode)
+    }
 }
 
 /// Bind `value` for a column of type `ty`. A null is bound with the column's type, so
 /// PostgreSQL never has to guess it.
-pub fn push_bind(qb: &mut QueryBuilder<'_, Postgres>, ty: Type, value: &Value) {
+pub fn bind<'q>(to: &mut impl Binds<'q>, ty: Type, value: &Value) -> Result<(), sqlx::Error> {
     match (value, ty) {
-        (Value::Text(s), _) => qb.push_bind(s.clone()),
-        (Value::Int(i), _) => qb.push_bind(*i),
-        (Value::Double(d), _) => qb.push_bind(*d),
-        (Value::Bool(b), _) => qb.push_bind(*b),
-        (Value::Date(d), _) => qb.push_bind(*d),
-        (Value::DateTime(d), _) => qb.push_bind(*d),
-        (Value::Null, Type::Varchar(_) | Type::Text) => qb.push_bind(None::<String>),
-        (Value::Null, Type::Int) => qb.push_bind(None::<i32>),
-        (Value::Null, Type::Double) => qb.push_bind(None::<f64>),
-        (Value::Null, Type::Bool) => qb.push_bind(None::<bool>),
-        (Value::Null, Type::Date) => qb.push_bind(None::<NaiveDate>),
-        (Value::Null, Type::DateTime) => qb.push_bind(None::<NaiveDateTime>),
-    };
+        (Value::Text(s), _) => to.bind(s.clone()),
+        (Value::Int(i), _) => to.bind(*i),
+        (Value::Double(d), _) => to.bind(*d),
+        (Value::Bool(b), _) => to.bind(*b),
+        (Value::Date(d), _) => to.bind(*d),
+        (Value::DateTime(d), _) => to.bind(*d),
+        (Value::Null, Type::Varchar(_) | Type::Text) => to.bind(None::<String>),
+        (Value::Null, Type::Int) => to.bind(None::<i32>),
+        (Value::Null, Type::Double) => to.bind(None::<f64>),
+        (Value::Null, Type::Bool) => to.bind(None::<bool>),
+        (Value::Null, Type::Date) => to.bind(None::<NaiveDate>),
+        (Value::Null, Type::DateTime) => to.bind(None::<NaiveDateTime>),
+    }
+}
+
+/// `bind` onto a statement being built (which cannot fail).
+pub fn push_bind(qb: &mut QueryBuilder<'_, Postgres>, ty: Type, value: &Value) {
+    let _built = bind(qb, ty, value);
 }
 
 #[cfg(test)]
