@@ -42,6 +42,7 @@ async fn quick_bench_writes_every_key() {
         "put_ratio",
         "put_p50_ms",
         "put_p99_ms",
+        "put_after_bulk_p99_ms",
         "put_p999_ms",
         "get_per_s",
         "get_db_ceiling_per_s",
