@@ -16,6 +16,18 @@ use webhook_worker::startup::Worker;
 use webhook_worker::transport::topology::{QueueKind, Topology, PARTITION_HEADER};
 use webhook_worker::{database, import, telemetry};
 
+/// `println!` for the subcommands' output: when stdout is closed early (`call ... | head`)
+/// the command ends quietly instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        match writeln!(std::io::stdout(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            written => written?,
+        }
+    }};
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -26,11 +38,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Dlq(args) => dlq(args).await,
         Command::Bench(args) => Ok(webhook_worker::bench::run(args).await.map(drop)?),
         Command::Schema => {
-            // The document ends with a newline already.
-            print!(
-                "{}",
-                webhook_worker::schema::asyncapi(&Registry::standard())
-            );
+            let document = webhook_worker::schema::asyncapi(&Registry::standard());
+            out!("{}", document.trim_end_matches('\n'));
             Ok(())
         }
     }
@@ -130,7 +139,7 @@ async fn call(args: CallArgs) -> anyhow::Result<()> {
         )
         .await
         .context("calling the worker (is `webhook-worker run` running?)")?;
-    println!("{}", serde_json::to_string_pretty(&reply.body)?);
+    out!("{}", serde_json::to_string_pretty(&reply.body)?);
     client.close().await;
     if reply.headers.get("status").map(String::as_str) == Some("error") {
         std::process::exit(2);
@@ -145,7 +154,7 @@ async fn import_file(args: ImportArgs) -> anyhow::Result<()> {
     let data: Json = serde_json::from_str(&text).context("the import file is not JSON")?;
     let pool = database::prepare(&args.connections.database_url, 4, 10_000).await?;
     let summary = import::import(&pool, &Registry::standard(), &data).await?;
-    println!(
+    out!(
         "created {}, updated {}, failed {}",
         summary.created,
         summary.updated,
@@ -179,9 +188,9 @@ async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
                 .await?;
             for letter in &letters {
                 if json {
-                    println!("{}", serde_json::to_string(letter)?);
+                    out!("{}", serde_json::to_string(letter)?);
                 } else {
-                    println!("{letter}");
+                    out!("{letter}");
                 }
             }
         }
@@ -190,15 +199,15 @@ async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
             let Some(letter) = dlq.show(&message_id).await? else {
                 anyhow::bail!("no dead letter with message_id {message_id:?} in {entity}'s DLQ");
             };
-            println!("properties:");
+            out!("properties:");
             for (k, v) in &letter.properties {
-                println!("  {k}: {v}");
+                out!("  {k}: {v}");
             }
-            println!("headers:");
+            out!("headers:");
             for (k, v) in &letter.headers {
-                println!("  {k}: {v}");
+                out!("  {k}: {v}");
             }
-            println!("body:\n{}", letter.body);
+            out!("body:\n{}", letter.body);
         }
         DlqCommand::Replay {
             entity,
@@ -231,9 +240,11 @@ async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
                 eprintln!();
             }
             let verb = if dry_run { "would replay" } else { "replayed" };
-            println!(
+            out!(
                 "{verb} {}, skipped {}, left {}",
-                summary.replayed, summary.skipped, summary.left
+                summary.replayed,
+                summary.skipped,
+                summary.left
             );
         }
         DlqCommand::Purge { entity, yes } => {
@@ -243,7 +254,7 @@ async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
             let n = DeadLetterQueue::new(&connection, topology, &entity)
                 .purge()
                 .await?;
-            println!("purged {n} dead letter(s)");
+            out!("purged {n} dead letter(s)");
         }
     }
     // Best effort: the broker drops the connection's resources either way.
