@@ -53,6 +53,15 @@ fn start(settings: &Settings, extra: &[(&str, &str)]) -> Process {
     }
 }
 
+/// Kill the workers and wait for their end, before the cleanup deletes their queues (a
+/// worker alive then would see its consumers cancelled, reconnect and declare them again).
+async fn stop_all(processes: Vec<Process>) {
+    for mut p in processes {
+        let _ = p.child.start_kill();
+        let _ = tokio::time::timeout(WAIT, p.child.wait()).await;
+    }
+}
+
 /// Wait (bounded) until every process answers /readyz.
 async fn wait_ready(processes: &[Process]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -194,6 +203,7 @@ async fn three_workers_share_the_work_apply_each_request_once_and_survive_a_kill
     );
     pool.close().await;
     client.close().await;
+    stop_all(processes).await;
     cleanup(&settings, &topology).await;
 }
 
@@ -266,6 +276,7 @@ async fn in_partitioned_mode_one_codes_requests_stay_in_order_across_workers() {
     assert_eq!(shares.iter().sum::<u64>(), (codes.len() * VERSIONS) as u64);
     pool.close().await;
     client.close().await;
+    stop_all(processes).await;
     cleanup(&settings, &topology).await;
 }
 
