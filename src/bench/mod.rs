@@ -393,10 +393,8 @@ async fn sections(bench: &Bench) -> Result<Report> {
     // 2. The worker running, the publisher pacing the load at the measured rate.
     let max_rate = report.put_per_s.max(1.0);
     step(&format!("PUT: {} requests paced at {max_rate:.0}/s", p.n));
-    let meter = cpu::Meter::start();
-    let paced = run_live(bench, &worker, p.n, Mode::Paced(max_rate), load::put_body).await;
-    let (paced, worker) = settle(paced, worker).await?;
-    report.cpu.push(meter.stop("PUT paced", p.n).await);
+    let (paced, worker) =
+        paced_puts(bench, &mut report, worker, p.n, max_rate, "PUT paced").await?;
     report.put_paced_per_s = paced.reply_rate_from_first_send();
     report.put_paced_offered_per_s = max_rate;
     report
@@ -409,28 +407,24 @@ async fn sections(bench: &Bench) -> Result<Report> {
         "PUT latency after the bulk runs: {} requests paced at {half:.0}/s",
         p.latency_requests
     ));
-    let meter = cpu::Meter::start();
-    let latency = run_live(
+    let (latency, worker) = paced_puts(
         bench,
-        &worker,
+        &mut report,
+        worker,
         p.latency_requests,
-        Mode::Paced(half),
-        load::put_body,
+        half,
+        "PUT latency run",
     )
-    .await;
-    let (latency, worker) = settle(latency, worker).await?;
-    report
-        .cpu
-        .push(meter.stop("PUT latency run", p.latency_requests).await);
-    let l = latency.latencies_ms();
-    report.put_after_bulk_p50_ms = report::percentile(&l, 50.0);
-    report.put_after_bulk_p99_ms = report::percentile(&l, 99.0);
-    report.put_after_bulk_p999_ms = report::percentile(&l, 99.9);
-    report.rows.push(Row::paced(
+    .await?;
+    let row = Row::paced(
         "PUT latency at 50% load, right after the bulk runs",
         &latency,
         half,
-    ));
+    );
+    report.put_after_bulk_p50_ms = row.p50_ms;
+    report.put_after_bulk_p99_ms = row.p99_ms;
+    report.put_after_bulk_p999_ms = row.p999_ms;
+    report.rows.push(row);
 
     // 4. Peak RSS of the worker over the PUT runs.
     report.peak_rss_mb = worker.peak_rss_mb().unwrap_or(f64::NAN);
@@ -448,34 +442,28 @@ async fn sections(bench: &Bench) -> Result<Report> {
     checkpoint(&steady_db).await;
     let steady_worker =
         WorkerProcess::spawn(&bench.worker_options(&steady_db, p.in_flight)).await?;
-    let meter = cpu::Meter::start();
-    let steady = run_live(
+    let (steady, steady_worker) = paced_puts(
         bench,
-        &steady_worker,
+        &mut report,
+        steady_worker,
         p.latency_requests,
-        Mode::Paced(half),
-        load::put_body,
+        half,
+        "PUT latency, steady state",
     )
-    .await;
-    let (steady, steady_worker) = settle(steady, steady_worker).await?;
-    report.cpu.push(
-        meter
-            .stop("PUT latency, steady state", p.latency_requests)
-            .await,
-    );
+    .await?;
     steady_worker.stop().await?;
     bench.drop_database(&steady_db).await?;
-    let l = steady.latencies_ms();
-    report.put_p50_ms = report::percentile(&l, 50.0);
-    report.put_p99_ms = report::percentile(&l, 99.0);
-    report.put_p999_ms = report::percentile(&l, 99.9);
-    report.latency_offered_per_s = half;
-    report.latency_achieved_per_s = steady.reply_rate_from_first_send();
-    report.rows.push(Row::paced(
+    let row = Row::paced(
         "PUT latency at 50% load, steady state (fresh database)",
         &steady,
         half,
-    ));
+    );
+    report.put_p50_ms = row.p50_ms;
+    report.put_p99_ms = row.p99_ms;
+    report.put_p999_ms = row.p999_ms;
+    report.latency_offered_per_s = half;
+    report.latency_achieved_per_s = steady.reply_rate_from_first_send();
+    report.rows.push(row);
 
     // 5. The ceilings, each pgbench run on a fresh database like the worker's first run.
     let registry = Registry::standard();
@@ -716,6 +704,22 @@ async fn run_live(
     let tag = bench.run_tag();
     client.publish(|i| body(&tag, i), mode).await?;
     client.finish(stall_limit(), Some(worker)).await
+}
+
+/// `n` PUTs paced at `rate` against a running worker, its CPU recorded as `cpu_label`.
+async fn paced_puts(
+    bench: &Bench,
+    report: &mut Report,
+    worker: WorkerProcess,
+    n: usize,
+    rate: f64,
+    cpu_label: &str,
+) -> Result<(RunStats, WorkerProcess)> {
+    let meter = cpu::Meter::start();
+    let stats = run_live(bench, &worker, n, Mode::Paced(rate), load::put_body).await;
+    let (stats, worker) = settle(stats, worker).await?;
+    report.cpu.push(meter.stop(cpu_label, n).await);
+    Ok((stats, worker))
 }
 
 /// One scale point: publish first, then start `processes` workers at once.
