@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel, Connection, Consumer};
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
@@ -63,25 +63,31 @@ pub struct Client {
     waiters: Waiters,
 }
 
+/// A channel for requests that wait for their reply: publisher confirms on, and already
+/// consuming direct reply-to with no_ack (RabbitMQ's rule: before the first publish).
+pub async fn reply_channel(connection: &Connection) -> Result<(Channel, Consumer), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let consumer = channel
+        .basic_consume(
+            DIRECT_REPLY_TO.into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
 impl Client {
     pub async fn connect(url: &str, topology: Topology) -> Result<Client, CallError> {
         let connection = connection::connect(url).await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        // Direct reply-to: consume with no_ack before publishing (RabbitMQ's rule).
-        let mut consumer = channel
-            .basic_consume(
-                DIRECT_REPLY_TO.into(),
-                "".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        let (channel, mut consumer) = reply_channel(&connection).await?;
         let waiters: Waiters = Arc::default();
         let routes = waiters.clone();
         tokio::spawn(async move {

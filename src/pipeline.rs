@@ -266,9 +266,14 @@ impl From<TransportError> for Requeue {
 /// Ack after a confirmed reply (and dead letter); else nack with requeue. Each delivery
 /// settles on its own task, so acks are pipelined by concurrency, never serialised.
 async fn settle(delivery: &Delivery, published: Result<(), Requeue>) {
-    let result = match published {
-        Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
-        Err(Requeue) => {
+    ack_or_requeue(delivery, published.is_ok()).await;
+}
+
+/// Ack, or nack with requeue (also the bench's null worker, which settles like the worker).
+pub(crate) async fn ack_or_requeue(delivery: &Delivery, confirmed: bool) {
+    let result = match confirmed {
+        true => delivery.acker.ack(BasicAckOptions::default()).await,
+        false => {
             delivery
                 .acker
                 .nack(BasicNackOptions {

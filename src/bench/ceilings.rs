@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use serde_json::{Map, Value as Json};
@@ -571,18 +571,7 @@ async fn serve_null(
             let published = publisher
                 .publish_confirmed("", &reply_to, &delivery.data, properties, false)
                 .await;
-            let _ = match published {
-                Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
-                Err(_) => {
-                    delivery
-                        .acker
-                        .nack(BasicNackOptions {
-                            multiple: false,
-                            requeue: true,
-                        })
-                        .await
-                }
-            };
+            crate::pipeline::ack_or_requeue(&delivery, published.is_ok()).await;
         });
     }
     tasks.close();

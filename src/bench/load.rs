@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicPublishOptions;
 use lapin::PublisherConfirm;
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use serde_json::{json, Value as Json};
@@ -84,21 +83,7 @@ impl LoadClient {
     ) -> Result<LoadClient> {
         let connection =
             crate::transport::connection::connect_named(amqp_url, "webhook-bench").await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        let mut consumer = channel
-            .basic_consume(
-                DIRECT_REPLY_TO.into(),
-                "".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        let (channel, mut consumer) = crate::call::reply_channel(&connection).await?;
         let state = Arc::new(State {
             origin: Instant::now(),
             n,
