@@ -65,22 +65,19 @@ pub async fn record(
     outcome: &Outcome,
     overwrite: bool,
 ) -> Result<bool, EngineError> {
+    const INSERT: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome) \
+                          VALUES ($1, $2, $3::jsonb) ON CONFLICT (entity, message_id) DO NOTHING";
+    const OVERWRITE: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome) \
+                             VALUES ($1, $2, $3::jsonb) ON CONFLICT (entity, message_id) \
+                             DO UPDATE SET outcome = EXCLUDED.outcome";
     let json = serde_json::to_string(outcome).unwrap_or_else(|_| "null".to_string());
-    let on_conflict = if overwrite {
-        "DO UPDATE SET outcome = EXCLUDED.outcome"
-    } else {
-        "DO NOTHING"
-    };
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES ($1, $2, $3::jsonb) \
-         ON CONFLICT (entity, message_id) {on_conflict}"
-    ))
-    .bind(message_id)
-    .bind(entity)
-    .bind(json)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let inserted = sqlx::query(if overwrite { OVERWRITE } else { INSERT })
+        .bind(message_id)
+        .bind(entity)
+        .bind(json)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     Ok(inserted == 1)
 }
 
