@@ -8,6 +8,7 @@
 //! (at most W requests without a reply).
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -309,6 +310,29 @@ impl RunStats {
         let first = *self.received.iter().min()?;
         let at = self.origin + Duration::from_nanos(first.saturating_sub(1));
         at.checked_duration_since(since)
+    }
+
+    /// One line per request, in publishing order: milliseconds from the run's first
+    /// publish to this one's, and its publish-to-reply time (a tail's trace over time).
+    pub fn trace_csv(&self) -> String {
+        let first = self.sent.iter().min().copied().unwrap_or(0);
+        let mut lines: Vec<(u64, u64)> = self
+            .sent
+            .iter()
+            .zip(&self.received)
+            .map(|(s, r)| (*s, r.saturating_sub(*s)))
+            .collect();
+        lines.sort_unstable();
+        let mut csv = String::from("sent_ms,latency_ms\n");
+        for (sent, latency) in lines {
+            let _ = writeln!(
+                csv,
+                "{:.3},{:.3}",
+                sent.saturating_sub(first) as f64 / 1e6,
+                latency as f64 / 1e6
+            );
+        }
+        csv
     }
 
     /// Publish-to-reply times in milliseconds, sorted.

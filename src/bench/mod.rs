@@ -442,6 +442,24 @@ async fn sections(bench: &Bench) -> Result<Report> {
     checkpoint(&steady_db).await;
     let steady_worker =
         WorkerProcess::spawn(&bench.worker_options(&steady_db, p.in_flight)).await?;
+    // A warm-up before measuring, as in any benchmark: the new worker's first requests
+    // also meet PostgreSQL's first use of each statement and foreign key on each
+    // connection. Reported as its own row, not in the percentiles.
+    let warm_up_n = ((half * WARM_UP_SECS) as usize).clamp(100, p.latency_requests);
+    let (warm, steady_worker) = paced_puts(
+        bench,
+        &mut report,
+        steady_worker,
+        warm_up_n,
+        half,
+        "PUT warm-up, fresh worker",
+    )
+    .await?;
+    report.rows.push(Row::paced(
+        "PUT warm-up of the fresh worker (not in the percentiles)",
+        &warm,
+        half,
+    ));
     let (steady, steady_worker) = paced_puts(
         bench,
         &mut report,
@@ -719,7 +737,30 @@ async fn paced_puts(
     let stats = run_live(bench, &worker, n, Mode::Paced(rate), load::put_body).await;
     let (stats, worker) = settle(stats, worker).await?;
     report.cpu.push(meter.stop(cpu_label, n).await);
+    write_trace(cpu_label, &stats);
     Ok((stats, worker))
+}
+
+/// Length of the paced warm-up before the steady-state latency run.
+const WARM_UP_SECS: f64 = 3.0;
+
+/// With `BENCH_TRACE_DIR` set, each paced run's per-request latencies go to
+/// `<dir>/<label>.csv` (docs/performance.md: reading a tail).
+fn write_trace(label: &str, stats: &RunStats) {
+    let Some(dir) = std::env::var_os("BENCH_TRACE_DIR") else {
+        return;
+    };
+    let name: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let path = std::path::Path::new(&dir).join(format!("{name}.csv"));
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, stats.trace_csv()));
+    match written {
+        Ok(()) => eprintln!("  trace written to {}", path.display()),
+        Err(e) => eprintln!("  cannot write the trace {}: {e}", path.display()),
+    }
 }
 
 /// One scale point: publish first, then start `processes` workers at once.
