@@ -62,10 +62,11 @@ impl Worker {
     pub async fn build(settings: Settings) -> Result<Worker, StartupError> {
         let registry = Registry::standard();
         let entities = served_entities(&registry, &settings.entities)?;
-        let pool = database::prepare(
+        let pool = database::prepare_warm(
             &settings.connections.database_url,
             settings.db_pool_size,
             settings.lock_timeout_ms,
+            Some(warm_up(&entities)),
         )
         .await?;
         let listener = TcpListener::bind(settings.metrics_addr)
@@ -442,6 +443,23 @@ async fn watch_database(
             }
         }
     }
+}
+
+/// Each new connection runs the served entities' statements once before it serves
+/// (engine::warm).
+fn warm_up(entities: &[&'static str]) -> database::WarmUp {
+    let registry = Arc::new(Registry::standard());
+    let entities: Arc<[&'static str]> = entities.into();
+    Arc::new(move |conn| {
+        let registry = registry.clone();
+        let entities = entities.clone();
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let warmed = crate::engine::warm::warm_up(conn, &registry, &entities).await;
+            tracing::debug!(elapsed = ?started.elapsed(), "warmed a database connection");
+            warmed.map_err(|e| sqlx::Error::Protocol(format!("warming the connection: {e}")))
+        })
+    })
 }
 
 fn topology_of(settings: &Settings) -> Topology {

@@ -15,6 +15,7 @@ pub mod render;
 pub mod sql;
 pub mod validate;
 pub mod value;
+pub mod warm;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};

@@ -346,3 +346,47 @@ async fn a_replay_killed_midway_and_run_again_applies_every_dead_letter_once() {
     let _ = conn.close(200, "bye".into()).await;
     app.stop().await;
 }
+
+/// A worker that has started holds its whole pool open, each connection warmed by the
+/// served entities' statements (engine::warm, issue 8: a cold connection answered its
+/// first request ~20 ms late), and the warm-up wrote nothing: its one transaction per
+/// entity was rolled back. All entities, so that a warm-up statement failing for any one
+/// of them (which would stop the worker from starting) fails here.
+#[tokio::test]
+async fn a_started_worker_holds_its_pool_warm_and_the_warm_up_writes_nothing() {
+    crate::helpers::init_test_log();
+    let settings = crate::helpers::test_settings(&[]);
+    let worker = webhook_worker::startup::Worker::build(settings.clone())
+        .await
+        .expect("the worker builds");
+    assert_eq!(worker.pool().size(), settings.db_pool_size);
+
+    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
+        .await
+        .expect("the test's own pool");
+    let backends: Vec<(String, String)> = sqlx::query_as(
+        "SELECT state, query FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("pg_stat_activity");
+    assert_eq!(
+        backends.len(),
+        settings.db_pool_size as usize,
+        "{backends:?}"
+    );
+    for (state, last_statement) in &backends {
+        assert_eq!(state, "idle");
+        assert_eq!(last_statement, "ROLLBACK", "the warm-up ends rolled back");
+    }
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_inbox")
+        .fetch_one(&pool)
+        .await
+        .expect("the inbox");
+    assert_eq!(records, 0);
+    pool.close().await;
+    let topology = worker.topology();
+    worker.pool().close().await;
+    crate::helpers::cleanup(&settings, &topology).await;
+}
