@@ -68,7 +68,17 @@ async fn quick_bench_writes_every_key() {
     assert_eq!(json["quick"], true);
     assert_eq!(json["list_table_rows"], 2_000);
     assert_eq!(json["scale_in_flight"].as_array().map(Vec::len), Some(2));
-    assert_eq!(json["scale_processes"].as_array().map(Vec::len), Some(2));
+    // Process counts 1 and 2, at in-flight 1 and at the main runs' in-flight (16).
+    let in_flight: Vec<u64> = json["scale_processes"]
+        .as_array()
+        .map(|points| {
+            points
+                .iter()
+                .filter_map(|p| p["in_flight"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(in_flight, [1, 1, 16, 16]);
     // Three read kinds on two table sizes.
     assert_eq!(json["reads"].as_array().map(Vec::len), Some(6));
     // A quick run judges no target.

@@ -85,6 +85,11 @@ pub struct BenchArgs {
     /// Worker process counts of the scale run.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     pub scale_processes: Vec<usize>,
+    /// In-flight limit of each process in the process scale run, one series each
+    /// [default: 1 (each process latency-bound: the database is not the bottleneck) and
+    /// --in-flight].
+    #[arg(long, value_delimiter = ',')]
+    pub scale_process_in_flight: Vec<usize>,
     /// The worker binary to start (default: this executable).
     #[arg(long, env = "BENCH_WORKER_BIN")]
     pub worker_bin: Option<PathBuf>,
@@ -121,6 +126,7 @@ impl Default for BenchArgs {
             in_flight: 16,
             scale_in_flight: vec![1, 8, 32, 128],
             scale_processes: vec![1, 2, 3],
+            scale_process_in_flight: Vec::new(),
             worker_bin: None,
             skip_reads: false,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
@@ -177,6 +183,7 @@ pub struct Params {
     pub queue_type: String,
     pub scale_in_flight: Vec<usize>,
     pub scale_processes: Vec<usize>,
+    pub scale_process_in_flight: Vec<usize>,
     /// Client connections of pgbench: the worker's database concurrency,
     /// min(in_flight, db_pool_size).
     pub pgbench_clients: usize,
@@ -218,6 +225,11 @@ impl Params {
             queue_type: defaults.queue_type.to_string(),
             scale_in_flight: args.scale_in_flight.clone(),
             scale_processes: args.scale_processes.clone(),
+            scale_process_in_flight: if args.scale_process_in_flight.is_empty() {
+                vec![1, in_flight]
+            } else {
+                args.scale_process_in_flight.clone()
+            },
             pgbench_clients: in_flight.min(defaults.db_pool_size as usize).max(1),
             null_worker_prefetch: 256,
             read_window: (2 * in_flight).max(2),
@@ -517,30 +529,32 @@ async fn sections(bench: &Bench) -> Result<Report> {
             &stats,
         ));
     }
-    for &processes in &p.scale_processes {
-        step(&format!(
-            "scale: {} PUTs, in-flight {}, {processes} process(es)",
-            p.scale_puts, p.in_flight
-        ));
-        let meter = cpu::Meter::start();
-        let stats = scale_point(bench, p.in_flight, processes.max(1)).await?;
-        report.cpu.push(
-            meter
-                .stop(&format!("scale {processes} process(es)"), p.scale_puts)
-                .await,
-        );
-        report.scale_processes.push(report::ScalePoint {
-            in_flight: p.in_flight,
-            processes,
-            per_s: stats.reply_rate(),
-        });
-        report.rows.push(Row::throughput(
-            &format!(
-                "PUT scale: in-flight {}, {processes} process(es)",
-                p.in_flight
-            ),
-            &stats,
-        ));
+    for &in_flight in &p.scale_process_in_flight {
+        for &processes in &p.scale_processes {
+            step(&format!(
+                "scale: {} PUTs, in-flight {in_flight}, {processes} process(es)",
+                p.scale_puts
+            ));
+            let meter = cpu::Meter::start();
+            let stats = scale_point(bench, in_flight.max(1), processes.max(1)).await?;
+            report.cpu.push(
+                meter
+                    .stop(
+                        &format!("scale {processes} process(es), in-flight {in_flight}"),
+                        p.scale_puts,
+                    )
+                    .await,
+            );
+            report.scale_processes.push(report::ScalePoint {
+                in_flight,
+                processes,
+                per_s: stats.reply_rate(),
+            });
+            report.rows.push(Row::throughput(
+                &format!("PUT scale: in-flight {in_flight}, {processes} process(es)"),
+                &stats,
+            ));
+        }
     }
 
     // 7. GET and LIST.
