@@ -441,6 +441,16 @@ async fn sections(bench: &Bench) -> Result<Report> {
     // 4. Peak RSS of the worker over the PUT runs.
     report.peak_rss_mb = worker.peak_rss_mb().unwrap_or(f64::NAN);
     worker.stop().await?;
+    // The PUT database's last use: a PUT outcome to model pgbench's script on. Dropped
+    // before the steady-state run: autovacuum of its 2 x N fresh rows (and their ~40
+    // indexes) would otherwise run during it, on the same 2 cores.
+    let outcome = {
+        let pool = crate::database::prepare(&put_db, 1, 10_000).await?;
+        let outcome = ceilings::sample_outcome(&pool).await;
+        pool.close().await;
+        outcome?
+    };
+    bench.drop_database(&put_db).await?;
 
     // 3b. The same load in a steady state: a fresh database and worker, after a
     // CHECKPOINT, so that the 2 x N PUTs above leave no checkpoint or vacuum debt behind
@@ -497,13 +507,6 @@ async fn sections(bench: &Bench) -> Result<Report> {
 
     // 5. The ceilings, each pgbench run on a fresh database like the worker's first run.
     let registry = Registry::standard();
-    let outcome = {
-        let pool = crate::database::prepare(&put_db, 1, 10_000).await?;
-        let outcome = ceilings::sample_outcome(&pool).await;
-        pool.close().await;
-        outcome?
-    };
-    bench.drop_database(&put_db).await?;
     ceilings_section(bench, &mut report, &registry, &outcome).await?;
 
     // 6. Scale, each point on a fresh database.
