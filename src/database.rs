@@ -84,10 +84,7 @@ pub async fn prepare_warm(
 
 /// Hold `size` connections at once, so that each is opened (and warmed) now.
 async fn open_all(pool: &PgPool, size: u32) -> Result<(), DatabaseError> {
-    let mut held = Vec::with_capacity(size as usize);
-    for _ in 0..size {
-        held.push(pool.acquire());
-    }
+    let held = (0..size).map(|_| pool.acquire());
     for conn in futures_util::future::join_all(held).await {
         conn.map_err(DatabaseError::Connect)?;
     }

@@ -66,7 +66,7 @@ impl Worker {
             &settings.connections.database_url,
             settings.db_pool_size,
             settings.lock_timeout_ms,
-            Some(warm_up(&entities)),
+            Some(warm_up(registry.clone(), &entities)),
         )
         .await?;
         let listener = TcpListener::bind(settings.metrics_addr)
@@ -447,8 +447,8 @@ async fn watch_database(
 
 /// Each new connection runs the served entities' statements once before it serves
 /// (engine::warm).
-fn warm_up(entities: &[&'static str]) -> database::WarmUp {
-    let registry = Arc::new(Registry::standard());
+fn warm_up(registry: Registry, entities: &[&'static str]) -> database::WarmUp {
+    let registry = Arc::new(registry);
     let entities: Arc<[&'static str]> = entities.into();
     Arc::new(move |conn| {
         let registry = registry.clone();

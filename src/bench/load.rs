@@ -312,16 +312,19 @@ impl RunStats {
         at.checked_duration_since(since)
     }
 
+    /// Per request: its publish time and its publish-to-reply time, in nanoseconds.
+    fn sent_and_latency_ns(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.sent
+            .iter()
+            .zip(&self.received)
+            .map(|(s, r)| (*s, r.saturating_sub(*s)))
+    }
+
     /// One line per request, in publishing order: milliseconds from the run's first
     /// publish to this one's, and its publish-to-reply time (a tail's trace over time).
     pub fn trace_csv(&self) -> String {
         let first = self.sent.iter().min().copied().unwrap_or(0);
-        let mut lines: Vec<(u64, u64)> = self
-            .sent
-            .iter()
-            .zip(&self.received)
-            .map(|(s, r)| (*s, r.saturating_sub(*s)))
-            .collect();
+        let mut lines: Vec<(u64, u64)> = self.sent_and_latency_ns().collect();
         lines.sort_unstable();
         let mut csv = String::from("sent_ms,latency_ms\n");
         for (sent, latency) in lines {
@@ -338,10 +341,8 @@ impl RunStats {
     /// Publish-to-reply times in milliseconds, sorted.
     pub fn latencies_ms(&self) -> Vec<f64> {
         let mut l: Vec<f64> = self
-            .sent
-            .iter()
-            .zip(&self.received)
-            .map(|(s, r)| r.saturating_sub(*s) as f64 / 1e6)
+            .sent_and_latency_ns()
+            .map(|(_, latency)| latency as f64 / 1e6)
             .collect();
         l.sort_by(f64::total_cmp);
         l

@@ -26,29 +26,29 @@ pub async fn warm_up(
     registry: &Registry,
     entities: &[&str],
 ) -> Result<(), EngineError> {
+    let request = Request {
+        verb: Verb::Get,
+        code: Some(NO_CODE.to_string()),
+        result_type: ResultType::Extended,
+        settings: Settings::default(),
+        filters: Vec::new(),
+        order_by: None,
+        limit: 1,
+        offset: 0,
+        body: Default::default(),
+        webhook_version: 2,
+    };
+    let outcome = Outcome::Delete {
+        code: NO_CODE.to_string(),
+        deleted: Default::default(),
+    };
     for def in entities.iter().filter_map(|name| registry.get(name)) {
-        let request = Request {
-            verb: Verb::Get,
-            code: Some(NO_CODE.to_string()),
-            result_type: ResultType::Extended,
-            settings: Settings::default(),
-            filters: Vec::new(),
-            order_by: None,
-            limit: 1,
-            offset: 0,
-            body: Default::default(),
-            webhook_version: 2,
-        };
         match get::get(conn, registry, def, &request, NO_CODE).await {
             Ok(_) | Err(EngineError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
         let mut tx = conn.begin().await?;
         idempotency::check(&mut tx, NO_CODE, def.name).await?;
-        let outcome = Outcome::Delete {
-            code: NO_CODE.to_string(),
-            deleted: Default::default(),
-        };
         idempotency::record(&mut tx, NO_CODE, def.name, &outcome, false).await?;
         tx.rollback().await?;
     }
