@@ -16,6 +16,11 @@ use webhook_worker::startup::Worker;
 use webhook_worker::transport::topology::{QueueKind, Topology, PARTITION_HEADER};
 use webhook_worker::{database, import, telemetry};
 
+/// mimalloc rather than glibc's allocator: malloc and free were ~30% of the worker's
+/// instructions per PUT (callgrind, issue 8; see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `println!` for the subcommands' output: when stdout is closed early (`call ... | head`)
 /// the command ends quietly instead of panicking on the broken pipe.
 macro_rules! out {
