@@ -221,7 +221,7 @@ async fn finish(
                     .with_label_values(&[def.name])
                     .inc();
             }
-            let reply = reply::ok(def.name, &applied.outcome);
+            let reply = reply::ok(def.name, applied.outcome);
             return settle(delivery, publish_reply(ctx, def, props, &reply).await).await;
         }
         Err(Failure::Engine(e)) if e.is_transient() => {

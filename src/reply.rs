@@ -37,11 +37,11 @@ fn head(status: &str, entity: &str, verb: &str, code: Option<&str>) -> Map<Strin
 }
 
 /// The reply of an applied request.
-pub fn ok(entity: &str, outcome: &Outcome) -> Reply {
+pub fn ok(entity: &str, outcome: Outcome) -> Reply {
     let (verb, body) = match outcome {
         Outcome::Get { code, result } => {
-            let mut body = head(STATUS_OK, entity, "GET", Some(code));
-            body.insert("result".into(), Json::Object(result.clone()));
+            let mut body = head(STATUS_OK, entity, "GET", Some(&code));
+            body.insert("result".into(), Json::Object(result));
             ("GET", body)
         }
         Outcome::List {
@@ -58,7 +58,7 @@ pub fn ok(entity: &str, outcome: &Outcome) -> Reply {
             body.insert("limit".into(), json!(limit));
             body.insert("offset".into(), json!(offset));
             body.insert("hasMore".into(), json!(has_more));
-            body.insert("result".into(), Json::Object(result.clone()));
+            body.insert("result".into(), Json::Object(result));
             ("LIST", body)
         }
         Outcome::Put {
@@ -66,14 +66,14 @@ pub fn ok(entity: &str, outcome: &Outcome) -> Reply {
             created,
             result,
         } => {
-            let mut body = head(STATUS_OK, entity, "PUT", Some(code));
+            let mut body = head(STATUS_OK, entity, "PUT", Some(&code));
             body.insert("created".into(), json!(created));
-            body.insert("result".into(), Json::Object(result.clone()));
+            body.insert("result".into(), Json::Object(result));
             ("PUT", body)
         }
         Outcome::Delete { code, deleted } => {
-            let mut body = head(STATUS_OK, entity, "DELETE", Some(code));
-            body.insert("deleted".into(), Json::Object(deleted.clone()));
+            let mut body = head(STATUS_OK, entity, "DELETE", Some(&code));
+            body.insert("deleted".into(), Json::Object(deleted));
             ("DELETE", body)
         }
     };
@@ -116,7 +116,7 @@ mod tests {
             created: true,
             result: Map::new(),
         };
-        let reply = ok("customer", &outcome);
+        let reply = ok("customer", outcome);
         assert_eq!(
             reply.body,
             json!({"status":"ok","entity":"customer","verb":"PUT","code":"C1","created":true,"result":{}})
@@ -157,7 +157,7 @@ mod tests {
             offset: 0,
             has_more: true,
         };
-        let body = ok("customer", &outcome).body;
+        let body = ok("customer", outcome).body;
         assert_eq!(
             (
                 body["count"].clone(),

@@ -467,9 +467,17 @@ impl EntityDef {
             // Fields were added after the first lookup (never in the registry): scan.
             return self.fields.iter().find(|f| f.is_named(key));
         }
-        index
-            .get(&key.to_ascii_lowercase())
-            .and_then(|&i| self.fields.get(i))
+        // Lower-cased on the stack: this runs for every key of every request.
+        let mut buf = [0u8; 64];
+        let found = match buf.get_mut(..key.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(key.as_bytes());
+                lower.make_ascii_lowercase();
+                std::str::from_utf8(lower).ok().and_then(|k| index.get(k))
+            }
+            None => index.get(&key.to_ascii_lowercase()),
+        };
+        found.and_then(|&i| self.fields.get(i))
     }
 
     pub fn code_field(&self) -> &Field {
@@ -522,6 +530,21 @@ mod tests {
         // "title" is the alias of the earlier field: it wins, as the scan did.
         assert_eq!(def.field_named("TITLE").map(|f| f.json), Some("label"));
         assert!(def.field_named("nothing").is_none());
+    }
+
+    #[test]
+    fn long_and_non_ascii_keys_are_looked_up_too() {
+        let long = format!("x{}", "a".repeat(80));
+        let mut def = def();
+        def.fields
+            .push(Field::varchar(Box::leak(long.clone().into_boxed_str()), 10));
+        def.fields.push(Field::varchar("société", 10));
+        assert_eq!(
+            def.field_named(&long.to_uppercase()).map(|f| f.json),
+            Some(long.as_str())
+        );
+        assert_eq!(def.field_named("SOCIéTé").map(|f| f.json), Some("société"));
+        assert!(def.field_named(&"é".repeat(40)).is_none());
     }
 
     #[test]
