@@ -2,12 +2,13 @@
 //!
 //! A new PostgreSQL backend reads the catalog of every table, index and constraint a
 //! statement names the first time it meets them, and a statement is parsed and planned the
-//! first time a connection runs it. For a Customer PUT that is ~20 ms on the first request
-//! of each connection instead of ~3 ms: a worker that just started (or reconnected) answered
-//! its first second of requests up to 200 ms late. The pool runs [`warm_up`] on every new
-//! connection before handing it out: the GET statement of each served entity (its table,
-//! child tables and the tables its labels come from) and the idempotency record's check
-//! and INSERT, in a transaction that is rolled back. Nothing is written.
+//! first time a connection runs it. Seed 004's Customer PUT took ~22 ms on the first request
+//! of a connection instead of ~6 ms (docs/performance.md): a worker that just started (or
+//! reconnected) answered its first second of requests up to 220 ms late. The pool runs
+//! [`warm_up`] on every new connection before handing it out: the GET statement of each
+//! served entity (its table, child tables and the tables its labels come from) and the
+//! idempotency record's check and INSERT, in a transaction that is rolled back. Nothing is
+//! written.
 
 use sqlx::{Connection, PgConnection};
 
