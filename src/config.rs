@@ -111,6 +111,10 @@ pub struct Settings {
     /// PostgreSQL connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
+    /// How long (ms) a PUT's lookup answers (generictype codes, existing references,
+    /// declared dynamic fields) are reused by later PUTs; 0 looks everything up each time.
+    #[arg(long, env = "REFERENCE_CACHE_MS", default_value_t = 1_000)]
+    pub reference_cache_ms: u64,
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
@@ -134,6 +138,7 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             lock_timeout_ms: 10_000,
             db_pool_size: 16,
+            reference_cache_ms: 1_000,
             log_json: false,
         }
     }
@@ -145,5 +150,8 @@ impl Settings {
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+    pub fn reference_cache(&self) -> Duration {
+        Duration::from_millis(self.reference_cache_ms)
     }
 }

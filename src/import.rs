@@ -5,6 +5,7 @@
 use serde_json::{Map, Value as Json};
 use sqlx::PgPool;
 
+use crate::engine::known::Known;
 use crate::engine::{self, Outcome};
 use crate::entities::Registry;
 use crate::request::{Request, ResultType, Settings, Verb};
@@ -60,7 +61,7 @@ pub async fn import(
                 body,
                 webhook_version: 1,
             };
-            match engine::apply(pool, registry, def, &request, None).await {
+            match engine::apply(pool, registry, &Known::disabled(), def, &request, None).await {
                 Ok(applied) => match applied.outcome {
                     Outcome::Put { created: true, .. } => summary.created += 1,
                     _ => summary.updated += 1,

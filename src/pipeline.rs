@@ -18,6 +18,7 @@ use tracing::{field, Instrument};
 use crate::config::Settings;
 use crate::engine::definition::EntityDef;
 use crate::engine::error::{EngineError, ErrorCode, FieldError};
+use crate::engine::known::Known;
 use crate::engine::{self, Applied};
 use crate::entities::Registry;
 use crate::ops::metrics::Metrics;
@@ -38,6 +39,7 @@ pub const HEADER_VERB: &str = "verb";
 /// What every delivery of one broker connection shares.
 pub struct Context {
     pub pool: PgPool,
+    pub known: Arc<Known>,
     pub registry: Registry,
     pub topology: Topology,
     pub publisher: Publisher,
@@ -196,7 +198,14 @@ async fn apply_with_retries(
                 ctx.metrics.retries.with_label_values(&[def.name]).inc();
                 tracing::warn!(attempt, "retrying after a transient fault");
             }
-            engine::apply(&ctx.pool, &ctx.registry, def, request, message_id)
+            engine::apply(
+                &ctx.pool,
+                &ctx.registry,
+                &ctx.known,
+                def,
+                request,
+                message_id,
+            )
         },
         EngineError::is_transient,
     )

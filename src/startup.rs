@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
 use crate::database::{self, DatabaseError};
+use crate::engine::known::Known;
 use crate::entities::Registry;
 use crate::ops::http::{self, Readiness};
 use crate::ops::metrics::Metrics;
@@ -52,6 +53,7 @@ pub struct Worker {
     registry: Registry,
     entities: Vec<&'static str>,
     pool: PgPool,
+    known: Arc<Known>,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     listener: Option<TcpListener>,
@@ -76,6 +78,7 @@ impl Worker {
                 source,
             })?;
         Ok(Worker {
+            known: Arc::new(Known::new(settings.reference_cache())),
             settings: Arc::new(settings),
             registry,
             entities,
@@ -214,6 +217,7 @@ impl Worker {
         topology.declare(&declare, &self.entities).await?;
         let ctx = Arc::new(Context {
             pool: self.pool.clone(),
+            known: self.known.clone(),
             registry: self.registry.clone(),
             topology: topology.clone(),
             publisher: Publisher::open(connection).await?,

@@ -50,6 +50,11 @@ impl<'q> Lookup<'q> {
         self.branches += 1;
     }
 
+    /// Whether no branch was pushed (`run` then runs no statement).
+    pub fn is_empty(&self) -> bool {
+        self.branches == 0
+    }
+
     /// Run every branch in one statement (none when there is no branch).
     pub async fn run(mut self, conn: &mut PgConnection) -> Result<Found, EngineError> {
         if self.branches == 0 {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod get;
 pub mod hooks;
 pub mod idempotency;
+pub mod known;
 pub mod list;
 pub mod lookup;
 pub mod put;
@@ -26,6 +27,8 @@ use crate::request::{Request, Verb};
 use definition::EntityDef;
 use error::EngineError;
 use idempotency::Previous;
+use known::Known;
+use put::Guess;
 
 /// What a request did, as the reply will say it (SPEC section 3). Saved with the
 /// message_id of a PUT or DELETE, so a redelivery gets the same reply.
@@ -68,22 +71,95 @@ pub struct Applied {
 /// BEGIN/COMMIT: under READ COMMITTED each statement sees its own snapshot either way, and
 /// the two round trips are a third of a GET's cost. Every `Err` leaves the database as it
 /// was.
+///
+/// A PUT first leans on `known` (known.rs): when the cache knows every reference, it runs
+/// no lookup statement. An attempt whose answer may come from the cache and that does not
+/// succeed (an error, or an idempotency record it did not check and cannot read) is rolled
+/// back and run again without the cache, so that every error reply, and every answer from
+/// a record, is the one the database gives now.
 pub async fn apply(
     pool: &PgPool,
     registry: &Registry,
+    known: &Known,
     def: &EntityDef,
     request: &Request,
     message_id: Option<&str>,
 ) -> Result<Applied, EngineError> {
     if !request.verb.writes() {
         let mut conn = pool.acquire().await?;
-        let (Step::Done(outcome, _) | Step::Saved(outcome)) =
-            run_verb(&mut conn, registry, def, request, None).await?;
+        let (Step::Done(outcome, _) | Step::Saved(outcome)) = run_verb(
+            &mut conn,
+            registry,
+            def,
+            request,
+            None,
+            &mut Guess::new(None),
+        )
+        .await?;
         return Ok(Applied::new(outcome));
     }
     let dedup_id = message_id.filter(|id| !id.is_empty());
+    let applied = write_leaning_on(pool, registry, known, def, request, dedup_id).await?;
+    if forgets(def, request) {
+        known.clear();
+    }
+    Ok(applied)
+}
+
+/// A write: a PUT first with the cache's answers, then without them when that attempt
+/// did not succeed for a reason the cache may be part of (see [`apply`]).
+async fn write_leaning_on(
+    pool: &PgPool,
+    registry: &Registry,
+    known: &Known,
+    def: &EntityDef,
+    request: &Request,
+    dedup_id: Option<&str>,
+) -> Result<Applied, EngineError> {
+    if request.verb == Verb::Put && known.enabled() {
+        let mut guess = Guess::new(Some(known));
+        match write(pool, registry, def, request, dedup_id, &mut guess).await {
+            Ok(Some(applied)) => return Ok(applied),
+            Err(e) if e.is_transient() || !guess.guessed() => return Err(e),
+            Err(EngineError::InvalidForeignKey(_)) => known.clear(),
+            Err(_) | Ok(None) => {}
+        }
+    }
+    let applied = write(
+        pool,
+        registry,
+        def,
+        request,
+        dedup_id,
+        &mut Guess::new(None),
+    )
+    .await?;
+    applied.ok_or_else(|| {
+        EngineError::Database(sqlx::Error::Protocol(
+            "a write without the cache asked to run again".into(),
+        ))
+    })
+}
+
+/// Whether a committed write may change what the cache knows: a DELETE, or a PUT of a
+/// generictype or of the dynamic-field catalog (known.rs). Other rows are only created or
+/// updated, which leaves every kept answer true, or their foreign keys tell (a recoding).
+fn forgets(def: &EntityDef, request: &Request) -> bool {
+    request.verb == Verb::Delete || def.name == sql::GENERICTYPE || def.table == sql::CATALOG_TABLE
+}
+
+/// A write in one transaction. `Ok(None)`: the attempt leaned on the cache and must run
+/// again without it (its idempotency record was taken and is unreadable here).
+async fn write(
+    pool: &PgPool,
+    registry: &Registry,
+    def: &EntityDef,
+    request: &Request,
+    dedup_id: Option<&str>,
+    guess: &mut Guess<'_>,
+) -> Result<Option<Applied>, EngineError> {
     let mut tx = pool.begin().await?;
-    let step = match run_verb(&mut tx, registry, def, request, dedup_id).await {
+    let step = match run_verb(&mut tx, registry, def, request, dedup_id, guess).await {
         Ok(step) => step,
         Err(e) => {
             drop(tx); // rolled back
@@ -91,7 +167,7 @@ pub async fn apply(
                 (Some(id), false) => match saved(pool, id, def.name).await {
                     // A delivery of the same message that ran at the same time applied it
                     // (this one then failed, e.g. its recoding origin was gone): its outcome.
-                    Some(outcome) => return Ok(Applied::deduplicated(outcome)),
+                    Some(outcome) => return Ok(Some(Applied::deduplicated(outcome))),
                     None => e,
                 },
                 _ => e,
@@ -102,7 +178,7 @@ pub async fn apply(
         Step::Done(outcome, previous) => (outcome, previous),
         Step::Saved(outcome) => {
             tx.rollback().await?;
-            return Ok(Applied::deduplicated(outcome));
+            return Ok(Some(Applied::deduplicated(outcome)));
         }
     };
     if let Some(id) = dedup_id {
@@ -110,7 +186,8 @@ pub async fn apply(
         if !idempotency::record(&mut tx, id, def.name, &outcome, overwrite).await? {
             tx.rollback().await?;
             return match saved(pool, id, def.name).await {
-                Some(outcome) => Ok(Applied::deduplicated(outcome)),
+                Some(outcome) => Ok(Some(Applied::deduplicated(outcome))),
+                None if guess.unchecked => Ok(None),
                 None => Err(EngineError::Database(sqlx::Error::Protocol(format!(
                     "the idempotency record of message_id {id:?} was taken, then not found"
                 )))),
@@ -118,7 +195,7 @@ pub async fn apply(
         }
     }
     tx.commit().await?;
-    Ok(Applied::new(outcome))
+    Ok(Some(Applied::new(outcome)))
 }
 
 impl Applied {
@@ -160,6 +237,7 @@ async fn run_verb(
     def: &EntityDef,
     request: &Request,
     dedup_id: Option<&str>,
+    guess: &mut Guess<'_>,
 ) -> Result<Step, EngineError> {
     let code = || {
         request
@@ -188,7 +266,7 @@ async fn run_verb(
                 has_more: (request.offset as i64).saturating_add(count as i64) < page.total,
             })
         }
-        Verb::Put => match put::put(conn, registry, def, request, dedup_id).await? {
+        Verb::Put => match put::put(conn, registry, def, request, dedup_id, guess).await? {
             put::Put::Saved(outcome) => Ok(Step::Saved(outcome)),
             put::Put::Done(put, previous) => Ok(Step::Done(
                 Outcome::Put {

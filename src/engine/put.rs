@@ -13,6 +13,7 @@ use super::error::EngineError;
 use super::get::{push_scope, scope_codes, Access};
 use super::hooks::Written;
 use super::idempotency::{self, Previous};
+use super::known::Known;
 use super::lookup::Lookup;
 use super::render::Projection;
 use super::sql::{column, ident, TextCache, DYNAMIC_COLUMN};
@@ -37,8 +38,35 @@ pub enum Put {
     Saved(Outcome),
 }
 
+/// How a PUT may lean on what earlier lookups found (known.rs), and how it did.
+pub struct Guess<'k> {
+    /// The cache to read and fill; `None`: every check runs in this transaction.
+    pub known: Option<&'k Known>,
+    /// An answer came from the cache.
+    pub cached: bool,
+    /// The idempotency record was not checked up front: with nothing else to look up, the
+    /// record's INSERT before the commit (idempotency::record) finds an earlier one instead.
+    pub unchecked: bool,
+}
+
+impl<'k> Guess<'k> {
+    pub fn new(known: Option<&'k Known>) -> Guess<'k> {
+        Guess {
+            known: known.filter(|k| k.enabled()),
+            cached: false,
+            unchecked: false,
+        }
+    }
+
+    /// Whether the attempt's answer may differ from one without the cache.
+    pub fn guessed(&self) -> bool {
+        self.cached || self.unchecked
+    }
+}
+
 /// Apply a PUT in the caller's transaction. Its statements: one batch of lookups (the
-/// idempotency record of `dedup_id`, dynamic field catalogs, generictypes, foreign keys),
+/// idempotency record of `dedup_id`, dynamic field catalogs, generictypes, foreign keys;
+/// none when `guess`'s cache knew every answer),
 /// one upsert per head row (companions, the entity row; the entity row's upsert returns
 /// the reply's columns), one multi-row upsert per child block, and the hooks that apply.
 pub async fn put(
@@ -47,13 +75,22 @@ pub async fn put(
     def: &EntityDef,
     request: &Request,
     dedup_id: Option<&str>,
+    guess: &mut Guess<'_>,
 ) -> Result<Put, EngineError> {
+    let disabled = Known::disabled();
+    let known = guess.known.unwrap_or(&disabled);
     let mut lookup = Lookup::default();
+    let draft = validate::draft(registry, def, request, &mut lookup, known)?;
+    guess.cached = draft.cached;
     if let Some(id) = dedup_id {
-        idempotency::push_check(&mut lookup, id, def.name);
+        if guess.known.is_some() && lookup.is_empty() {
+            guess.unchecked = true;
+        } else {
+            idempotency::push_check(&mut lookup, id, def.name);
+        }
     }
-    let draft = validate::draft(registry, def, request, &mut lookup)?;
     let found = lookup.run(conn).await?;
+    draft.remember(&found, known);
     let previous = idempotency::previous(&found);
     if let Previous::Saved(outcome) = previous {
         return Ok(Put::Saved(outcome));

@@ -46,6 +46,8 @@ impl<K: Hash + Eq> TextCache<K> {
 
 /// Name of the generictype entity: its foreign keys render as `originalCode` (SPEC 3).
 pub const GENERICTYPE: &str = "generictype";
+/// Table of the dynamic-field catalog (SPEC 8.4).
+pub const CATALOG_TABLE: &str = "sw_data_dynamicfield";
 /// Column holding the dynamic fields of an entity that has them (migration convention).
 pub const DYNAMIC_COLUMN: &str = "dynamicfields";
 

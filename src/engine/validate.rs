@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::definition::{EntityDef, Field, Reference};
 use super::error::{EngineError, FieldError};
+use super::known::{self, Known};
 use super::lookup::{Found, Lookup, Tag};
-use super::sql::{column, ident};
+use super::sql::{column, ident, CATALOG_TABLE};
 use super::value::{self, Value};
 use crate::entities::Registry;
 use crate::request::Request;
@@ -20,12 +21,19 @@ use serde_json::{Map, Value as Json};
 pub(super) struct Draft<'a> {
     plan: Plan<'a>,
     errors: Vec<FieldError>,
-    /// Catalog entity of each catalog branch (its `n`).
-    catalogs: Vec<&'static str>,
+    /// Catalog entity of each catalog branch (its `n`), with its declared names when the
+    /// cache (known.rs) knew them all and no branch was pushed.
+    catalogs: Vec<(&'static str, Option<Vec<String>>)>,
     /// (row, value index, datatype, value) of every generictype value, by `n`.
     generic: Vec<(usize, usize, &'static str, String)>,
+    /// The full code of each generictype value that the cache knew (no branch for it).
+    generic_known: Vec<Option<String>>,
     /// Referenced tables, by `n`.
     targets: Vec<Target<'a>>,
+    /// (n, code) of the references that the cache knew to exist (no branch for them).
+    existing_known: HashSet<(usize, String)>,
+    /// Whether an answer came from the cache rather than from this transaction.
+    pub(super) cached: bool,
 }
 
 /// Parse a PUT and push its lookups: dynamic field catalogs, generictype completion and
@@ -36,35 +44,102 @@ pub(super) fn draft<'a>(
     def: &'a EntityDef,
     request: &Request,
     lookup: &mut Lookup<'_>,
+    known: &Known,
 ) -> Result<Draft<'a>, EngineError> {
     let (plan, errors) = parse_blocks(registry, def, request)?;
-    let mut catalogs: Vec<&'static str> = Vec::new();
+    let mut catalogs: Vec<(&'static str, Option<Vec<String>>)> = Vec::new();
     for row in plan.rows.iter().filter(|r| !r.dynamic.is_empty()) {
-        if let Some(catalog) = row.def.dynamic_fields.filter(|c| !catalogs.contains(c)) {
-            catalogs.push(catalog);
+        if let Some(catalog) = row
+            .def
+            .dynamic_fields
+            .filter(|c| !catalogs.iter().any(|(k, _)| k == c))
+        {
+            catalogs.push((catalog, None));
         }
     }
-    for (n, catalog) in catalogs.iter().enumerate() {
+    let mut cached = false;
+    for (n, (catalog, names)) in catalogs.iter_mut().enumerate() {
+        let sent = plan
+            .rows
+            .iter()
+            .filter(|r| r.def.dynamic_fields == Some(*catalog))
+            .flat_map(|r| r.dynamic.iter().map(|(name, _, _)| name));
+        *names = known.catalog(catalog).filter(|declared| {
+            sent.into_iter()
+                .all(|name| declared.iter().any(|d| d.eq_ignore_ascii_case(name)))
+        });
+        if names.is_some() {
+            cached = true;
+            continue;
+        }
         lookup.branch(Tag::Catalog, |qb| {
             qb.push(format!(
-                "{n}::int4, fieldname::text FROM sw_data_dynamicfield WHERE entity = "
+                "{n}::int4, fieldname::text FROM {} WHERE entity = ",
+                ident(CATALOG_TABLE)
             ))
             .push_bind(*catalog);
         });
     }
     let (generic, targets) = references(registry, &plan.rows);
-    push_generictypes(lookup, &generic);
-    push_existing(lookup, &targets);
+    let generic_known: Vec<Option<String>> = generic
+        .iter()
+        .map(|(_, _, datatype, value)| known.generictype(datatype, value))
+        .collect();
+    let mut existing_known = HashSet::new();
+    for (n, (_, target, refs)) in targets.iter().enumerate() {
+        for (_, _, code) in refs {
+            if known.exists(target.table, code) {
+                existing_known.insert((n, code.clone()));
+            }
+        }
+    }
+    cached |= generic_known.iter().any(Option::is_some) || !existing_known.is_empty();
+    push_generictypes(lookup, &generic, &generic_known);
+    push_existing(lookup, &targets, &existing_known);
     Ok(Draft {
         plan,
         errors,
         catalogs,
         generic,
+        generic_known,
         targets,
+        existing_known,
+        cached,
     })
 }
 
 impl<'a> Draft<'a> {
+    /// Keep in the cache what this draft's lookup found (known.rs).
+    pub(super) fn remember(&self, found: &Found, known: &Known) {
+        if !known.enabled() {
+            return;
+        }
+        let mut kept = known::Found::default();
+        for (n, code) in found.of(Tag::GenericType) {
+            if let (Some((_, _, datatype, value)), Some(code)) =
+                (self.generic.get(n as usize), code)
+            {
+                kept.generictypes.push((datatype, value.as_str(), code));
+            }
+        }
+        for (n, code) in found.of(Tag::Existing) {
+            if let (Some((_, target, _)), Some(code)) = (self.targets.get(n as usize), code) {
+                kept.existing.push((target.table, code));
+            }
+        }
+        for (n, (catalog, names)) in self.catalogs.iter().enumerate() {
+            if names.is_none() {
+                let declared = found
+                    .of(Tag::Catalog)
+                    .filter(|(k, _)| *k == n as i32)
+                    .filter_map(|(_, name)| name)
+                    .collect();
+                kept.catalogs.push((catalog, declared));
+            }
+        }
+        known.remember(kept);
+    }
+
     /// The rows to write, or every offending field. VALIDATION_FAILED carries the missing
     /// references too (SPEC section 3: every offending field); INVALID_FOREIGN_KEY is the
     /// answer only when every field is otherwise valid.
@@ -74,22 +149,36 @@ impl<'a> Draft<'a> {
             mut errors,
             catalogs,
             generic,
+            generic_known,
             targets,
+            existing_known,
+            cached: _,
         } = self;
         for row in &mut plan.rows {
             let Some(catalog) = row.def.dynamic_fields.filter(|_| !row.dynamic.is_empty()) else {
                 continue;
             };
-            let n = catalogs.iter().position(|c| *c == catalog).unwrap_or(0) as i32;
-            let declared: Vec<&str> = found
-                .of(Tag::Catalog)
-                .filter(|(k, _)| *k == n)
-                .filter_map(|(_, name)| name)
-                .collect();
+            let n = catalogs
+                .iter()
+                .position(|(c, _)| *c == catalog)
+                .unwrap_or(0);
+            let declared: Vec<&str> = match catalogs.get(n).and_then(|(_, names)| names.as_ref()) {
+                Some(names) => names.iter().map(String::as_str).collect(),
+                None => found
+                    .of(Tag::Catalog)
+                    .filter(|(k, _)| *k == n as i32)
+                    .filter_map(|(_, name)| name)
+                    .collect(),
+            };
             errors.extend(check_dynamic_fields(row, catalog, &declared));
         }
-        let mut fk_errors = complete_generictypes(&mut plan.rows, &generic, found);
-        fk_errors.extend(missing_references(&plan.rows, &targets, found));
+        let mut fk_errors = complete_generictypes(&mut plan.rows, &generic, &generic_known, found);
+        fk_errors.extend(missing_references(
+            &plan.rows,
+            &targets,
+            &existing_known,
+            found,
+        ));
         fk_errors.sort_by_key(|e| e.index.is_some());
         for i in plan.heads() {
             errors.extend(check_scope(&plan.rows[i]));
@@ -566,13 +655,20 @@ fn references<'a>(registry: &'a Registry, rows: &[RowPlan<'_>]) -> (Vec<Generic>
 
 /// One branch for every generictype value: the row of the datatype whose code, or else
 /// whose originalCode, is the value (SPEC 11.7); `n` is the value's position.
-fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic]) {
-    if generic.is_empty() {
+/// The values the cache knew are left out.
+fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic], known: &[Option<String>]) {
+    let asked: Vec<(i32, &Generic)> = (0..)
+        .zip(generic)
+        .zip(known)
+        .filter(|(_, known)| known.is_none())
+        .map(|(asked, _)| asked)
+        .collect();
+    if asked.is_empty() {
         return;
     }
-    let ordinals: Vec<i32> = (0..generic.len() as i32).collect();
-    let datatypes: Vec<String> = generic.iter().map(|g| g.2.to_string()).collect();
-    let values: Vec<String> = generic.iter().map(|g| g.3.clone()).collect();
+    let ordinals: Vec<i32> = asked.iter().map(|(n, _)| *n).collect();
+    let datatypes: Vec<String> = asked.iter().map(|(_, g)| g.2.to_string()).collect();
+    let values: Vec<String> = asked.iter().map(|(_, g)| g.3.clone()).collect();
     lookup.branch(Tag::GenericType, |qb| {
         qb.push(
             r#"r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
@@ -590,15 +686,28 @@ fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic]) {
 }
 
 /// One branch per referenced table: which of the codes exist; `n` is the table's position.
-fn push_existing(lookup: &mut Lookup<'_>, targets: &[Target<'_>]) {
+/// The codes the cache knew are left out.
+fn push_existing(
+    lookup: &mut Lookup<'_>,
+    targets: &[Target<'_>],
+    known: &HashSet<(usize, String)>,
+) {
     for (n, (_, def, refs)) in targets.iter().enumerate() {
+        let asked: Vec<String> = refs
+            .iter()
+            .filter(|(_, _, c)| !known.contains(&(n, c.clone())))
+            .map(|(_, _, c)| c.clone())
+            .collect();
+        if asked.is_empty() {
+            continue;
+        }
         let code = column("t", def.code_field());
         lookup.branch(Tag::Existing, |qb| {
             qb.push(format!(
                 "{n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
                 ident(def.table)
             ))
-            .push_bind(refs.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>())
+            .push_bind(asked)
             .push(")");
         });
     }
@@ -608,9 +717,11 @@ fn push_existing(lookup: &mut Lookup<'_>, targets: &[Target<'_>]) {
 fn complete_generictypes(
     rows: &mut [RowPlan<'_>],
     generic: &[Generic],
+    known: &[Option<String>],
     found: &Found,
 ) -> Vec<FieldError> {
-    let mut full: Vec<Option<&str>> = vec![None; generic.len()];
+    let mut full: Vec<Option<&str>> = known.iter().map(Option::as_deref).collect();
+    full.resize(generic.len(), None);
     for (n, code) in found.of(Tag::GenericType) {
         if let Some(slot) = full.get_mut(n as usize) {
             *slot = code;
@@ -635,6 +746,7 @@ fn complete_generictypes(
 fn missing_references(
     rows: &[RowPlan<'_>],
     targets: &[Target<'_>],
+    known: &HashSet<(usize, String)>,
     found: &Found,
 ) -> Vec<FieldError> {
     let existing: HashSet<(i32, &str)> = found
@@ -646,6 +758,7 @@ fn missing_references(
         for (r, i, code) in refs
             .iter()
             .filter(|(_, _, c)| !existing.contains(&(n as i32, c.as_str())))
+            .filter(|(_, _, c)| !known.contains(&(n, c.clone())))
         {
             errors.push(rows[*r].missing(
                 *i,

@@ -16,6 +16,7 @@ use serde_json::{json, Value as Json};
 
 use webhook_worker::call::{CallOptions, Reply};
 use webhook_worker::engine;
+use webhook_worker::engine::known::Known;
 use webhook_worker::entities::Registry;
 use webhook_worker::request::{self, Envelope};
 
@@ -257,6 +258,63 @@ async fn put_with_unknown_baseuser_is_dead_lettered_as_invalid_foreign_key() {
     assert_eq!(detail["block"], "customer", "{detail}");
     assert_eq!(detail["field"], "baseuser_ID", "{detail}");
     assert_eq!(detail["value"], "GRO-NORD", "{detail}");
+    assert_eq!(
+        detail["references"], "sw_data_baseuser.codebaseuser",
+        "{detail}"
+    );
+}
+
+/// An earlier PUT found the reference (engine/known.rs keeps it); its row was deleted since,
+/// not through this worker. The write's foreign key refuses it, and the PUT is run again
+/// without the cache for the precise answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_naming_a_reference_deleted_since_an_earlier_put_found_it_is_invalid_foreign_key() {
+    let mut settings = test_settings(&["customer", "baseuser"]);
+    settings.reference_cache_ms = 600_000;
+    let app = spawn_worker_with(settings).await;
+    let run = &unique()[..8];
+    let (user, other) = (format!("U{run}"), format!("C{run}"));
+    let created = app
+        .call(
+            "baseuser",
+            json!({"verb": "PUT", "baseuser": {"codebaseuser": user, "lastName": "X"}}),
+        )
+        .await;
+    assert_eq!(created.body["status"], "ok", "{}", created.body);
+    for baseuser in [json!(user), json!("")] {
+        let put = json!({"verb": "PUT", "customer": {
+            "codecustomer": other, "name": "REFS", "baseuser_ID": baseuser}});
+        let reply = app.call(ENTITY, put).await;
+        assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+    }
+    sql(
+        &app,
+        &format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'"),
+    )
+    .await;
+    let mut request = fixture("customer_put.json");
+    request["customer"]["baseuser_ID"] = json!(user);
+    let body = to_bytes(&request);
+
+    let reply = reject(
+        app,
+        &body,
+        traced(),
+        Expected::engine("PUT", SEED_CODE, "INVALID_FOREIGN_KEY"),
+    )
+    .await;
+
+    let details = details(&reply.body);
+    assert_eq!(details.len(), 1, "{}", reply.body);
+    let detail = &details[0];
+    assert_eq!(detail["block"], "customer", "{detail}");
+    assert_eq!(detail["field"], "baseuser_ID", "{detail}");
+    assert_eq!(detail["value"], json!(user), "{detail}");
+    assert_eq!(
+        detail["message"],
+        format!("no baseuser {user:?}"),
+        "{detail}"
+    );
     assert_eq!(
         detail["references"], "sw_data_baseuser.codebaseuser",
         "{detail}"
@@ -668,6 +726,7 @@ async fn two_deliveries_of_one_recoding_put_at_once_apply_it_once_and_answer_ali
     };
     let request = Arc::new(request::decode(&envelope, 1 << 20).expect("decodes"));
     let registry = Arc::new(Registry::standard());
+    let known = Arc::new(Known::new(Duration::from_secs(1)));
     let message_id = format!("msg-{}", unique());
     let mut blocker = app.pool.begin().await.expect("begin");
     sqlx::query("SELECT 1 FROM sw_data_customer WHERE codecustomer = $1 FOR UPDATE")
@@ -678,10 +737,11 @@ async fn two_deliveries_of_one_recoding_put_at_once_apply_it_once_and_answer_ali
     let deliveries: Vec<_> = (0..2)
         .map(|_| {
             let (pool, registry, request) = (app.pool.clone(), registry.clone(), request.clone());
+            let known = known.clone();
             let message_id = message_id.clone();
             tokio::spawn(async move {
                 let def = registry.get(ENTITY).expect("customer");
-                engine::apply(&pool, &registry, def, &request, Some(&message_id)).await
+                engine::apply(&pool, &registry, &known, def, &request, Some(&message_id)).await
             })
         })
         .collect();

@@ -10,6 +10,7 @@ mod errors;
 mod event;
 mod faults;
 mod helpers;
+mod known;
 mod opportunity;
 mod prospect;
 mod scale;
