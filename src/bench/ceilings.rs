@@ -539,9 +539,11 @@ mod tests {
     #[test]
     fn the_full_script_adds_the_reply_to_the_writes() {
         let s = put_script(&Registry::standard(), OUTCOME, true).unwrap();
-        // The upsert returns the reply's columns, the generictype labels among them.
+        // The upsert returns the reply's columns; generictype codes as stored (the worker
+        // shows their labels from its cache).
         assert!(s.contains("RETURNING "));
-        assert!(s.contains("(SELECT g.\"originalCode\" FROM sw_data_generictype g"));
+        assert!(s.contains(", t.\"generictype_ID_country\", "));
+        assert!(!s.contains("FROM sw_data_generictype g"));
         // No lookup: a steady stream of seed PUTs finds every answer in the cache.
         assert!(!s.contains(" UNION ALL "), "{s}");
         assert!(!s.contains("FROM webhook_inbox WHERE"));

@@ -5,7 +5,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::definition::{EntityDef, Scope};
 use super::error::EngineError;
-use super::render::{result_of_row, Projection};
+use super::known::Known;
+use super::render::{result_of_block, Projection};
 use super::sql::column;
 use crate::entities::Registry;
 use crate::request::Request;
@@ -45,6 +46,7 @@ pub fn scope_codes(def: &EntityDef, access: Access) -> Option<Vec<String>> {
 pub async fn get(
     conn: &mut PgConnection,
     registry: &Registry,
+    known: &Known,
     def: &EntityDef,
     request: &Request,
     code: &str,
@@ -62,9 +64,8 @@ pub async fn get(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| EngineError::NotFound(format!("{} {code:?} does not exist", def.name)))?;
-    Ok(
-        result_of_row(conn, registry, &projection, &row, request.settings)
-            .await?
-            .1,
-    )
+    let block = projection.block(conn, known, row).await?;
+    let (_, result) =
+        result_of_block(conn, registry, known, &projection, block, request.settings).await?;
+    Ok(result)
 }

@@ -1,16 +1,19 @@
 //! What a PUT's lookups found, kept for a short while (`REFERENCE_CACHE_MS`), so that a
 //! steady stream of PUTs naming the same reference rows skips its lookup statement (issue
-//! 8: the lookup cost PostgreSQL about as much CPU as the upsert's writes).
+//! 8: the lookup cost PostgreSQL about as much CPU as the upsert's writes), and the labels
+//! of generictype codes, so that a reply's ~15 of them are not ~15 sub-selects of every
+//! GET, LIST and PUT (render.rs).
 //!
 //! Only what was *found* is kept: a generictype value's full code, a referenced code that
-//! exists, an entity's declared dynamic fields. What was not found is always asked again,
+//! exists, an entity's declared dynamic fields, a generictype code's `originalCode`. What was not found is always asked again,
 //! so a row created a moment ago is never refused from here. A kept answer can only be
 //! stale for as long as its generation lives:
 //! - a referenced row deleted (or recoded) since: the write then fails on its foreign key,
 //!   and the engine runs the request again without the cache (engine::apply), which
 //!   answers with the precise INVALID_FOREIGN_KEY;
 //! - a generictype's `originalCode` or `dataType` edited, or a dynamic field undeclared, by
-//!   another worker process: seen here at the latest `ttl` later. This process's own
+//!   another worker process: seen here at the latest `ttl` later (in validation and in the
+//!   labels of replies). This process's own
 //!   writes to reference entities clear the cache at once ([`Known::clear`]).
 //!
 //! Generations rather than entries expire: every `ttl` the whole cache starts empty, and
@@ -35,6 +38,8 @@ struct Generation {
     existing: HashMap<String, HashSet<String>>,
     /// Catalog entity → every declared dynamic field name.
     catalogs: HashMap<String, HashSet<String>>,
+    /// generictype code → its `originalCode` (`""` when it has none), as replies show it.
+    labels: HashMap<String, String>,
     answers: usize,
 }
 
@@ -87,6 +92,11 @@ impl Known {
             .map(|names| names.iter().cloned().collect())
     }
 
+    /// The `originalCode` of a generictype code found earlier.
+    pub fn label(&self, code: &str) -> Option<String> {
+        self.current()?.labels.get(code).cloned()
+    }
+
     /// Keep what a lookup found.
     pub fn remember(&self, found: Found<'_>) {
         if !self.enabled() {
@@ -114,6 +124,9 @@ impl Known {
                 .or_default()
                 .insert(code.to_string());
         }
+        for (code, label) in found.labels {
+            g.labels.insert(code.to_string(), label.to_string());
+        }
         for (catalog, names) in found.catalogs {
             g.catalogs.insert(
                 catalog.to_string(),
@@ -122,7 +135,8 @@ impl Known {
         }
         g.answers = g.generictypes.values().map(HashMap::len).sum::<usize>()
             + g.existing.values().map(HashSet::len).sum::<usize>()
-            + g.catalogs.values().map(HashSet::len).sum::<usize>();
+            + g.catalogs.values().map(HashSet::len).sum::<usize>()
+            + g.labels.len();
     }
 
     /// The live generation, or `None` when it has expired (or nothing is kept).
@@ -150,6 +164,8 @@ pub struct Found<'a> {
     pub existing: Vec<(&'a str, &'a str)>,
     /// (catalog entity, every declared name).
     pub catalogs: Vec<(&'a str, Vec<&'a str>)>,
+    /// (generictype code, its `originalCode`).
+    pub labels: Vec<(&'a str, &'a str)>,
 }
 
 #[cfg(test)]
@@ -161,6 +177,7 @@ mod tests {
             generictypes: vec![("COUNTRY", "FR", "COUNTRY-FR")],
             existing: vec![("sw_data_baseuser", "U1")],
             catalogs: vec![("customer", vec!["CLI40", "CLI50"])],
+            labels: vec![("COUNTRY-FR", "FR")],
         }
     }
 
@@ -181,6 +198,8 @@ mod tests {
         declared.sort();
         assert_eq!(declared, ["CLI40", "CLI50"]);
         assert_eq!(known.catalog("prospect"), None);
+        assert_eq!(known.label("COUNTRY-FR").as_deref(), Some("FR"));
+        assert_eq!(known.label("COUNTRY-DE"), None);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use super::definition::{EntityDef, Field, Filter, Op, Reference, Type};
 use super::error::EngineError;
 use super::get::{push_scope, Access};
-use super::render::{result_of_row, Projection};
+use super::known::Known;
+use super::render::{result_of_block, Projection};
 use super::sql::{column, ident, like_escape};
 use super::value::{self, Value};
 use crate::entities::Registry;
@@ -23,6 +24,7 @@ pub struct Page {
 pub async fn list(
     conn: &mut PgConnection,
     registry: &Registry,
+    known: &Known,
     def: &EntityDef,
     request: &Request,
 ) -> Result<Page, EngineError> {
@@ -46,8 +48,9 @@ pub async fn list(
     let rows = qb.build().fetch_all(&mut *conn).await?;
 
     let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let (_, result) = result_of_row(conn, registry, &projection, row, request.settings).await?;
+    for block in projection.blocks(conn, known, &rows).await? {
+        let (_, result) =
+            result_of_block(conn, registry, known, &projection, block, request.settings).await?;
         items.push(Json::Object(item_of_result(def, result)));
     }
     Ok(Page { items, total })

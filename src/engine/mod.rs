@@ -246,14 +246,16 @@ async fn run_verb(
             .ok_or_else(|| EngineError::InvalidRequest("missing code".into()))
     };
     let done = |outcome| Ok(Step::Done(outcome, Previous::None));
+    let disabled = Known::disabled();
+    let known = guess.known.unwrap_or(&disabled);
     match request.verb {
         Verb::Get => {
             let code = code()?;
-            let result = get::get(conn, registry, def, request, &code).await?;
+            let result = get::get(conn, registry, known, def, request, &code).await?;
             done(Outcome::Get { code, result })
         }
         Verb::List => {
-            let page = list::list(conn, registry, def, request).await?;
+            let page = list::list(conn, registry, known, def, request).await?;
             let count = page.items.len();
             let mut result = Map::new();
             result.insert(def.block.to_string(), Json::Array(page.items));

@@ -107,13 +107,13 @@ pub async fn put(
         }
         let row = &plan.rows[i];
         let returning = (i == plan.main && reply_from_upsert).then_some(&projection);
-        let written = upsert(conn, &[row], !recoded, returning)
+        let written = upsert(conn, known, &[row], !recoded, returning)
             .await
             .map_err(|e| backstop(e, row))?;
         heads.extend(written);
     }
     for group in child_groups(&plan.rows[plan.main + 1..]) {
-        upsert(conn, &group, false, None)
+        upsert(conn, known, &group, false, None)
             .await
             .map_err(|e| backstop(e, group[0]))?;
     }
@@ -136,7 +136,7 @@ pub async fn put(
     let block = match block {
         Some(block) => block,
         None => projection
-            .fetch_one(conn, &main.code)
+            .fetch_one(conn, known, &main.code)
             .await?
             .ok_or_else(|| {
                 EngineError::NotFound(format!("{} {:?} vanished", def.name, main.code))
@@ -348,6 +348,7 @@ static UPSERTS: LazyLock<TextCache<UpsertKey>> = LazyLock::new(|| TextCache::new
 /// tells whether each row was created, which hooks apply, and with `projection` the reply.
 async fn upsert(
     conn: &mut PgConnection,
+    known: &Known,
     rows: &[&RowPlan<'_>],
     check_scope: bool,
     projection: Option<&Projection<'_>>,
@@ -412,6 +413,11 @@ async fn upsert(
         });
     }
     let offset = projection.map_or(0, Projection::width);
+    let mut blocks = match projection {
+        Some(p) => p.blocks(conn, known, &returned).await?,
+        None => Vec::new(),
+    }
+    .into_iter();
     returned
         .iter()
         .map(|r| {
@@ -429,10 +435,7 @@ async fn upsert(
             Ok(Upserted {
                 created: r.try_get::<bool, _>(offset)?,
                 hook_applies,
-                block: match projection {
-                    Some(p) => Some(p.block(r)?.0),
-                    None => None,
-                },
+                block: blocks.next().map(|(block, _)| block),
             })
         })
         .collect()

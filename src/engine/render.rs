@@ -1,6 +1,7 @@
 //! Reading rows back as reply blocks (SPEC sections 3 and 10): which columns a result type
 //! selects, in the seed's key order, and the `related` and `indicators` blocks.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value as Json};
@@ -9,6 +10,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{EntityDef, Field, Related};
 use super::error::EngineError;
+use super::known::{self, Known};
 use super::sql::{self, column, display_expr, ident, TextCache, DYNAMIC_COLUMN};
 use crate::entities::Registry;
 use crate::request::{ResultType, Settings};
@@ -28,6 +30,9 @@ pub struct Projection<'a> {
     /// Related blocks and their foreign-key field, read raw (the stored code).
     related: Vec<(&'a Related, &'a Field)>,
     dynamic: bool,
+    /// Positions in `fields` of the generictype foreign keys, read as codes and shown as
+    /// their `originalCode` (SPEC 3) through [`Labels`].
+    labelled: Vec<usize>,
 }
 
 impl<'a> Projection<'a> {
@@ -45,12 +50,16 @@ impl<'a> Projection<'a> {
             _ => Vec::new(),
         };
         let dynamic = def.dynamic_fields.is_some() && result_type != ResultType::Simple;
+        let labelled = (0..fields.len())
+            .filter(|i| sql::is_generictype(fields[*i]))
+            .collect();
         Projection {
             def,
             result_type,
             fields,
             related,
             dynamic,
+            labelled,
         }
     }
 
@@ -79,8 +88,52 @@ impl<'a> Projection<'a> {
         self.fields.len() + self.related.len() + usize::from(self.dynamic)
     }
 
-    /// The entity block of a row, and the stored codes of its related blocks.
-    pub fn block(&self, row: &PgRow) -> Result<BlockAndRelated, EngineError> {
+    /// The entity block of each row, and the stored codes of its related blocks. The
+    /// generictype codes of every row are shown as their labels, found together.
+    pub async fn blocks(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        rows: &[PgRow],
+    ) -> Result<Vec<BlockAndRelated>, EngineError> {
+        let mut blocks = Vec::with_capacity(rows.len());
+        let mut codes = Vec::new();
+        for row in rows {
+            let (block, related) = self.raw_block(row)?;
+            for &i in &self.labelled {
+                if let Some(Json::String(code)) = block.get(self.fields[i].json) {
+                    codes.push(code.clone());
+                }
+            }
+            blocks.push((block, related));
+        }
+        if codes.is_empty() {
+            return Ok(blocks);
+        }
+        let labels = Labels::of(conn, known, codes).await?;
+        for (block, _) in &mut blocks {
+            for &i in &self.labelled {
+                if let Some(Json::String(text)) = block.get_mut(self.fields[i].json) {
+                    *text = labels.get(text).to_string();
+                }
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// The one row's [`blocks`](Self::blocks).
+    pub async fn block(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        row: PgRow,
+    ) -> Result<BlockAndRelated, EngineError> {
+        let mut blocks = self.blocks(conn, known, &[row]).await?;
+        Ok(blocks.pop().unwrap_or_default())
+    }
+
+    /// A row as a block with its generictype codes as stored.
+    fn raw_block(&self, row: &PgRow) -> Result<BlockAndRelated, EngineError> {
         let mut block = Map::new();
         for (i, f) in self.fields.iter().enumerate() {
             let v: Option<String> = row.try_get(i)?;
@@ -116,6 +169,7 @@ impl<'a> Projection<'a> {
         &self,
         conn: &mut PgConnection,
         registry: &Registry,
+        known: &Known,
         codes: &[Option<String>],
     ) -> Result<Map<String, Json>, EngineError> {
         let mut out = Map::new();
@@ -125,7 +179,7 @@ impl<'a> Projection<'a> {
             };
             let projection = Projection::new(target, ResultType::Extended);
             let block = match code {
-                Some(code) => projection.fetch_one(conn, code).await?,
+                Some(code) => projection.fetch_one(conn, known, code).await?,
                 None => None,
             };
             out.insert(
@@ -140,6 +194,7 @@ impl<'a> Projection<'a> {
     pub async fn fetch_one(
         &self,
         conn: &mut PgConnection,
+        known: &Known,
         code: &str,
     ) -> Result<Option<Map<String, Json>>, EngineError> {
         let mut qb = QueryBuilder::new("");
@@ -150,7 +205,7 @@ impl<'a> Projection<'a> {
             .push_bind(code.to_string());
         let row = qb.build().fetch_optional(&mut *conn).await?;
         Ok(match row {
-            Some(row) => Some(self.block(&row)?.0),
+            Some(row) => Some(self.block(conn, known, row).await?.0),
             None => None,
         })
     }
@@ -164,17 +219,17 @@ impl<'a> Projection<'a> {
     }
 }
 
-/// Render one entity row as a GET result: the block, then `related` and `indicators` when
-/// asked. `code` is the row's code.
-pub async fn result_of_row(
+/// Render one entity row's block (`Projection::blocks`) as a GET result: the block, then
+/// `related` and `indicators` when asked. `code` is the row's code.
+pub async fn result_of_block(
     conn: &mut PgConnection,
     registry: &Registry,
+    known: &Known,
     projection: &Projection<'_>,
-    row: &PgRow,
+    (block, related_codes): BlockAndRelated,
     settings: Settings,
 ) -> Result<(String, Map<String, Json>), EngineError> {
     let def = projection.def;
-    let (block, related_codes) = projection.block(row)?;
     let code = block
         .get(def.code)
         .and_then(Json::as_str)
@@ -184,7 +239,7 @@ pub async fn result_of_row(
     result.insert(def.block.to_string(), Json::Object(block));
     if !projection.related.is_empty() {
         let related = projection
-            .related_blocks(conn, registry, &related_codes)
+            .related_blocks(conn, registry, known, &related_codes)
             .await?;
         result.insert("related".into(), Json::Array(vec![Json::Object(related)]));
     }
@@ -193,13 +248,68 @@ pub async fn result_of_row(
         result.insert("partners".into(), Json::Array(partners));
     }
     if settings.get_indicators && def.indicators.is_some() {
-        let indicators = indicators(conn, registry, def, &code).await?;
+        let indicators = indicators(conn, registry, known, def, &code).await?;
         result.insert(
             "indicators".into(),
             Json::Array(vec![Json::Object(indicators)]),
         );
     }
     Ok((code, result))
+}
+
+/// The `originalCode` of generictype codes (SPEC 3: a generictype foreign key is shown as
+/// its originalCode; `""` for an empty key or a code without one).
+pub struct Labels(HashMap<String, String>);
+
+impl Labels {
+    /// The labels of `codes`: those the cache knows (known.rs), the others read in one
+    /// statement and kept.
+    pub async fn of(
+        conn: &mut PgConnection,
+        known: &Known,
+        codes: Vec<String>,
+    ) -> Result<Labels, EngineError> {
+        let mut labels = HashMap::with_capacity(codes.len());
+        let mut missing = Vec::new();
+        for code in codes.into_iter().filter(|c| !c.is_empty()) {
+            if labels.contains_key(&code) || missing.contains(&code) {
+                continue;
+            }
+            match known.label(&code) {
+                Some(label) => {
+                    labels.insert(code, label);
+                }
+                None => missing.push(code),
+            }
+        }
+        if !missing.is_empty() {
+            let rows = sqlx::query(
+                "SELECT codegenerictype::text, coalesce(\"originalCode\", '')::text \
+                 FROM sw_data_generictype WHERE codegenerictype = ANY($1)",
+            )
+            .bind(&missing)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut found = Vec::with_capacity(rows.len());
+            for row in &rows {
+                found.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+            }
+            known.remember(known::Found {
+                labels: found
+                    .iter()
+                    .map(|(c, l)| (c.as_str(), l.as_str()))
+                    .collect(),
+                ..known::Found::default()
+            });
+            labels.extend(found);
+        }
+        Ok(Labels(labels))
+    }
+
+    /// The label of `code` (`""` when unknown).
+    pub fn get(&self, code: &str) -> &str {
+        self.0.get(code).map_or("", String::as_str)
+    }
 }
 
 /// The `partners` list (SPEC 11.10): `{code, customer, name (the customer's), role}` for each
@@ -254,6 +364,7 @@ async fn partners(
 async fn indicators(
     conn: &mut PgConnection,
     registry: &Registry,
+    known: &Known,
     def: &EntityDef,
     code: &str,
 ) -> Result<Map<String, Json>, EngineError> {
@@ -278,7 +389,7 @@ async fn indicators(
         .push(" LIMIT 1");
     let row = qb.build().fetch_optional(&mut *conn).await?;
     let mut block = match row {
-        Some(row) => projection.block(&row)?.0,
+        Some(row) => projection.block(conn, known, row).await?.0,
         None => projection.empty(),
     };
     block.insert(spec.field.to_string(), Json::String(code.to_string()));

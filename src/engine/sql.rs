@@ -77,14 +77,10 @@ pub fn is_generictype(field: &Field) -> bool {
     )
 }
 
-/// The expression that renders a column as the wire text of SPEC section 3.
+/// The expression that renders a column as the wire text of SPEC section 3. A generictype
+/// foreign key is read as its code; render.rs shows its `originalCode` (`Labels`).
 pub fn display_expr(alias: &str, field: &Field) -> String {
     let col = column(alias, field);
-    if is_generictype(field) {
-        return format!(
-            "(SELECT g.\"originalCode\" FROM sw_data_generictype g WHERE g.codegenerictype = {col})"
-        );
-    }
     match field.ty {
         Type::Varchar(_) | Type::Text => col,
         // float8's text form is the shortest exact one since PostgreSQL 12: "0", "0.5", "200".

@@ -13,6 +13,7 @@
 use sqlx::{Connection, PgConnection};
 
 use super::error::EngineError;
+use super::known::Known;
 use super::{get, idempotency, Outcome};
 use crate::entities::Registry;
 use crate::request::{Request, ResultType, Settings, Verb};
@@ -44,7 +45,7 @@ pub async fn warm_up(
         deleted: Default::default(),
     };
     for def in entities.iter().filter_map(|name| registry.get(name)) {
-        match get::get(conn, registry, def, &request, NO_CODE).await {
+        match get::get(conn, registry, &Known::disabled(), def, &request, NO_CODE).await {
             Ok(_) | Err(EngineError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }

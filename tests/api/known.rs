@@ -1,6 +1,7 @@
 //! The reference cache (engine/known.rs, `REFERENCE_CACHE_MS`): a PUT whose references an
-//! earlier PUT found runs no lookup statement, and what the cache cannot know (a row
-//! created, edited or deleted since) still gets the answer the database gives now.
+//! earlier PUT found runs no lookup statement, a reply whose generictype labels an earlier
+//! one showed reads none, and what the cache cannot know (a row created, edited or deleted
+//! since) still gets the answer the database gives now.
 
 use std::time::Duration;
 
@@ -41,18 +42,24 @@ async fn apply(pool: &PgPool, known: &Known, body: &Json, message_id: &str) -> A
         .unwrap_or_else(|e| panic!("{body}: {e}"))
 }
 
-/// How many times this session ran a PUT's lookup statement (engine/lookup.rs: a `UNION
-/// ALL` of parenthesised branches, here with the generictype completion), from its
+/// How many times this session ran the statements whose text is LIKE `pattern`, from its
 /// prepared statements' plan counts.
-async fn lookups_run(pool: &PgPool) -> i64 {
+async fn runs(pool: &PgPool, pattern: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT coalesce(sum(generic_plans + custom_plans), 0)::int8 \
-         FROM pg_prepared_statements WHERE statement LIKE '(SELECT%sw_data_generictype%'",
+         FROM pg_prepared_statements WHERE statement LIKE $1",
     )
+    .bind(pattern)
     .fetch_one(pool)
     .await
     .expect("prepared statements")
 }
+
+/// A PUT's lookup statement (engine/lookup.rs: a `UNION ALL` of parenthesised branches,
+/// here with the generictype completion).
+const LOOKUP: &str = "(SELECT%sw_data_generictype%";
+/// The statement reading the labels of generictype codes (engine/render.rs).
+const LABELS: &str = "SELECT codegenerictype::text, coalesce%";
 
 fn code_of(applied: &Applied) -> &Json {
     match &applied.outcome {
@@ -81,7 +88,12 @@ async fn a_put_whose_references_an_earlier_put_found_runs_no_lookup_and_writes_t
     }
     let again = apply(&pool, &known, &seed_put(&codes[1]), &ids[1]).await;
 
-    assert_eq!(lookups_run(&pool).await, 1, "only the first PUT looked up");
+    assert_eq!(runs(&pool, LOOKUP).await, 1, "only the first PUT looked up");
+    assert_eq!(
+        runs(&pool, LABELS).await,
+        1,
+        "only the first reply read labels"
+    );
     for (code, applied) in codes.iter().zip(&applied) {
         assert!(!applied.deduplicated);
         assert_eq!(code_of(applied), "FR", "the reply shows the originalCode");
@@ -107,7 +119,8 @@ async fn a_put_whose_references_an_earlier_put_found_runs_no_lookup_and_writes_t
     )
     .await;
     assert_eq!(code_of(&fresh), "FR");
-    assert_eq!(lookups_run(&pool).await, 2);
+    assert_eq!(runs(&pool, LOOKUP).await, 2);
+    assert_eq!(runs(&pool, LABELS).await, 2);
     pool.close().await;
     app.stop().await;
 }
@@ -161,6 +174,9 @@ async fn a_generictype_edited_through_the_worker_is_seen_by_the_next_put() {
     assert_eq!(edited.body["status"], "ok", "{}", edited.body);
 
     let refused = app.call(ENTITY, seed_put(&format!("G{run}1"))).await;
+    let shown = app
+        .call(ENTITY, json!({"verb": "GET", "code": format!("G{run}0")}))
+        .await;
 
     assert_eq!(
         refused.body["error"]["code"], "INVALID_FOREIGN_KEY",
@@ -182,5 +198,15 @@ async fn a_generictype_edited_through_the_worker_is_seen_by_the_next_put() {
         .row("sw_data_customer", "codecustomer", &format!("G{run}1"))
         .await
         .is_none());
+    // The label the first reply showed was kept; the GET shows the edited one.
+    assert_eq!(
+        first.body["result"]["customer"]["generictype_ID_country"],
+        "FR"
+    );
+    assert_eq!(
+        shown.body["result"]["customer"]["generictype_ID_country"], "FRA",
+        "{}",
+        shown.body
+    );
     app.stop().await;
 }
