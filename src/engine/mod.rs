@@ -87,15 +87,9 @@ pub async fn apply(
 ) -> Result<Applied, EngineError> {
     if !request.verb.writes() {
         let mut conn = pool.acquire().await?;
-        let (Step::Done(outcome, _) | Step::Saved(outcome)) = run_verb(
-            &mut conn,
-            registry,
-            def,
-            request,
-            None,
-            &mut Guess::new(None),
-        )
-        .await?;
+        let mut reads = Guess::new(Some(known));
+        let (Step::Done(outcome, _) | Step::Saved(outcome)) =
+            run_verb(&mut conn, registry, def, request, None, &mut reads).await?;
         return Ok(Applied::new(outcome));
     }
     let dedup_id = message_id.filter(|id| !id.is_empty());

@@ -240,10 +240,16 @@ async fn put_with_several_invalid_fields_is_dead_lettered_as_validation_failed_l
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_with_unknown_baseuser_is_dead_lettered_as_invalid_foreign_key() {
     let app = spawn_worker().await;
-    let mut request = fixture("customer_put.json");
-    request["customer"]["baseuser_ID"] = json!("GRO-NORD");
-    let body = to_bytes(&request);
 
+    refused_for_baseuser(app, "GRO-NORD").await;
+}
+
+/// Seed 004's PUT naming baseuser `user`, refused as INVALID_FOREIGN_KEY with `reject`'s
+/// checks: its one detail, on the customer's `baseuser_ID`.
+async fn refused_for_baseuser(app: TestWorker, user: &str) -> Json {
+    let mut request = fixture("customer_put.json");
+    request["customer"]["baseuser_ID"] = json!(user);
+    let body = to_bytes(&request);
     let reply = reject(
         app,
         &body,
@@ -251,17 +257,17 @@ async fn put_with_unknown_baseuser_is_dead_lettered_as_invalid_foreign_key() {
         Expected::engine("PUT", SEED_CODE, "INVALID_FOREIGN_KEY"),
     )
     .await;
-
     let details = details(&reply.body);
     assert_eq!(details.len(), 1, "{}", reply.body);
-    let detail = &details[0];
+    let detail = details[0].clone();
     assert_eq!(detail["block"], "customer", "{detail}");
     assert_eq!(detail["field"], "baseuser_ID", "{detail}");
-    assert_eq!(detail["value"], "GRO-NORD", "{detail}");
+    assert_eq!(detail["value"], user, "{detail}");
     assert_eq!(
         detail["references"], "sw_data_baseuser.codebaseuser",
         "{detail}"
     );
+    detail
 }
 
 /// An earlier PUT found the reference (engine/known.rs keeps it); its row was deleted since,
@@ -292,31 +298,12 @@ async fn put_naming_a_reference_deleted_since_an_earlier_put_found_it_is_invalid
         &format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'"),
     )
     .await;
-    let mut request = fixture("customer_put.json");
-    request["customer"]["baseuser_ID"] = json!(user);
-    let body = to_bytes(&request);
 
-    let reply = reject(
-        app,
-        &body,
-        traced(),
-        Expected::engine("PUT", SEED_CODE, "INVALID_FOREIGN_KEY"),
-    )
-    .await;
+    let detail = refused_for_baseuser(app, &user).await;
 
-    let details = details(&reply.body);
-    assert_eq!(details.len(), 1, "{}", reply.body);
-    let detail = &details[0];
-    assert_eq!(detail["block"], "customer", "{detail}");
-    assert_eq!(detail["field"], "baseuser_ID", "{detail}");
-    assert_eq!(detail["value"], json!(user), "{detail}");
     assert_eq!(
         detail["message"],
         format!("no baseuser {user:?}"),
-        "{detail}"
-    );
-    assert_eq!(
-        detail["references"], "sw_data_baseuser.codebaseuser",
         "{detail}"
     );
 }

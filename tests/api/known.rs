@@ -87,6 +87,8 @@ async fn a_put_whose_references_an_earlier_put_found_runs_no_lookup_and_writes_t
         applied.push(apply(&pool, &known, &seed_put(code), id).await);
     }
     let again = apply(&pool, &known, &seed_put(&codes[1]), &ids[1]).await;
+    let get = json!({"verb": "GET", "code": codes[2]});
+    let shown = apply(&pool, &known, &get, "get").await;
 
     assert_eq!(runs(&pool, LOOKUP).await, 1, "only the first PUT looked up");
     assert_eq!(
@@ -94,6 +96,14 @@ async fn a_put_whose_references_an_earlier_put_found_runs_no_lookup_and_writes_t
         1,
         "only the first reply read labels"
     );
+    match &shown.outcome {
+        Outcome::Get { result, .. } => {
+            let customer = &result["customer"];
+            assert_eq!(customer["generictype_ID_country"], "FR", "{customer}");
+            assert_eq!(customer["generictype_ID_civility"], "SA", "{customer}");
+        }
+        other => panic!("not a GET outcome: {other:?}"),
+    }
     for (code, applied) in codes.iter().zip(&applied) {
         assert!(!applied.deduplicated);
         assert_eq!(code_of(applied), "FR", "the reply shows the originalCode");
