@@ -270,6 +270,19 @@ async fn refused_for_baseuser(app: TestWorker, user: &str) -> Json {
     detail
 }
 
+/// A baseuser row, written through the worker.
+async fn put_baseuser(app: &TestWorker, user: &str) {
+    let body = json!({"verb": "PUT", "baseuser": {"codebaseuser": user, "lastName": "X"}});
+    let reply = app.call("baseuser", body).await;
+    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+}
+
+/// Delete a baseuser with SQL, as another process would: not through the worker.
+async fn delete_baseuser(app: &TestWorker, user: &str) {
+    let statement = format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'");
+    sql(app, &statement).await;
+}
+
 /// An earlier PUT found the reference (engine/known.rs keeps it); its row was deleted since,
 /// not through this worker. The write's foreign key refuses it, and the PUT is run again
 /// without the cache for the precise answer.
@@ -280,24 +293,14 @@ async fn put_naming_a_reference_deleted_since_an_earlier_put_found_it_is_invalid
     let app = spawn_worker_with(settings).await;
     let run = &unique()[..8];
     let (user, other) = (format!("U{run}"), format!("C{run}"));
-    let created = app
-        .call(
-            "baseuser",
-            json!({"verb": "PUT", "baseuser": {"codebaseuser": user, "lastName": "X"}}),
-        )
-        .await;
-    assert_eq!(created.body["status"], "ok", "{}", created.body);
+    put_baseuser(&app, &user).await;
     for baseuser in [json!(user), json!("")] {
         let put = json!({"verb": "PUT", "customer": {
             "codecustomer": other, "name": "REFS", "baseuser_ID": baseuser}});
         let reply = app.call(ENTITY, put).await;
         assert_eq!(reply.body["status"], "ok", "{}", reply.body);
     }
-    sql(
-        &app,
-        &format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'"),
-    )
-    .await;
+    delete_baseuser(&app, &user).await;
 
     let detail = refused_for_baseuser(app, &user).await;
 
@@ -665,13 +668,7 @@ async fn redelivered_put_is_answered_from_its_record_although_a_reference_is_gon
     let app = spawn_worker_with(test_settings(&["customer", "baseuser"])).await;
     let run = &unique()[..8];
     let (user, code) = (format!("U{run}"), format!("C{run}"));
-    let created = app
-        .call(
-            "baseuser",
-            json!({"verb": "PUT", "baseuser": {"codebaseuser": user, "lastName": "X"}}),
-        )
-        .await;
-    assert_eq!(created.body["status"], "ok", "{}", created.body);
+    put_baseuser(&app, &user).await;
     let body = to_bytes(&json!({"verb": "PUT", "customer": {
         "codecustomer": code, "name": "REFS", "baseuser_ID": user}}));
     let options = traced();
@@ -679,11 +676,7 @@ async fn redelivered_put_is_answered_from_its_record_although_a_reference_is_gon
     assert_eq!(first.body["status"], "ok", "{}", first.body);
     let unlink = json!({"verb": "PUT", "customer": {"codecustomer": code, "baseuser_ID": ""}});
     assert_eq!(app.call(ENTITY, unlink).await.body["status"], "ok");
-    sql(
-        &app,
-        &format!("DELETE FROM sw_data_baseuser WHERE codebaseuser = '{user}'"),
-    )
-    .await;
+    delete_baseuser(&app, &user).await;
 
     let again = app.call_raw(ENTITY, &body, options).await;
 
