@@ -5,16 +5,16 @@
 //! GET, LIST and PUT (render.rs).
 //!
 //! Only what was *found* is kept: a generictype value's full code, a referenced code that
-//! exists, an entity's declared dynamic fields, a generictype code's `originalCode`. What was not found is always asked again,
-//! so a row created a moment ago is never refused from here. A kept answer can only be
-//! stale for as long as its generation lives:
+//! exists, an entity's declared dynamic fields, a generictype code's `originalCode`. What
+//! was not found is always asked again, so a row created a moment ago is never refused
+//! from here. A kept answer can only be stale for as long as its generation lives:
 //! - a referenced row deleted (or recoded) since: the write then fails on its foreign key,
 //!   and the engine runs the request again without the cache (engine::apply), which
 //!   answers with the precise INVALID_FOREIGN_KEY;
 //! - a generictype's `originalCode` or `dataType` edited, or a dynamic field undeclared, by
 //!   another worker process: seen here at the latest `ttl` later (in validation and in the
-//!   labels of replies). This process's own
-//!   writes to reference entities clear the cache at once ([`Known::clear`]).
+//!   labels of replies). This process's own writes to reference entities clear the cache
+//!   at once ([`Known::clear`]).
 //!
 //! Generations rather than entries expire: every `ttl` the whole cache starts empty, and
 //! it never holds more than [`Known::CAPACITY`] answers.
@@ -99,7 +99,7 @@ impl Known {
 
     /// Keep what a lookup found.
     pub fn remember(&self, found: Found<'_>) {
-        if !self.enabled() {
+        if !self.enabled() || found.is_empty() {
             return;
         }
         let mut g = self.lock();
@@ -112,6 +112,15 @@ impl Known {
                 ..Generation::default()
             };
         }
+        // Answers added (a replaced one counts again: the bound is only reached sooner).
+        let added = found.generictypes.len()
+            + found.existing.len()
+            + found.labels.len()
+            + found
+                .catalogs
+                .iter()
+                .map(|(_, names)| names.len())
+                .sum::<usize>();
         for (datatype, value, full) in found.generictypes {
             g.generictypes
                 .entry(datatype.to_string())
@@ -133,10 +142,7 @@ impl Known {
                 names.into_iter().map(str::to_string).collect(),
             );
         }
-        g.answers = g.generictypes.values().map(HashMap::len).sum::<usize>()
-            + g.existing.values().map(HashSet::len).sum::<usize>()
-            + g.catalogs.values().map(HashSet::len).sum::<usize>()
-            + g.labels.len();
+        g.answers += added;
     }
 
     /// The live generation, or `None` when it has expired (or nothing is kept).
@@ -166,6 +172,16 @@ pub struct Found<'a> {
     pub catalogs: Vec<(&'a str, Vec<&'a str>)>,
     /// (generictype code, its `originalCode`).
     pub labels: Vec<(&'a str, &'a str)>,
+}
+
+impl Found<'_> {
+    /// Nothing to keep (a catalog found without any name still counts: it is an answer).
+    fn is_empty(&self) -> bool {
+        self.generictypes.is_empty()
+            && self.existing.is_empty()
+            && self.catalogs.is_empty()
+            && self.labels.is_empty()
+    }
 }
 
 #[cfg(test)]

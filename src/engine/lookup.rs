@@ -79,6 +79,11 @@ pub struct Found {
 }
 
 impl Found {
+    /// A row answered without its branch (the cache, known.rs), read as the branch's own.
+    pub fn add(&mut self, tag: Tag, n: i32, text: String) {
+        self.rows.push((tag as i32, n, Some(text)));
+    }
+
     /// `(n, text)` of every row of the branches of this tag.
     pub fn of(&self, tag: Tag) -> impl Iterator<Item = (i32, Option<&str>)> {
         self.rows

@@ -87,7 +87,7 @@ pub async fn apply(
 ) -> Result<Applied, EngineError> {
     if !request.verb.writes() {
         let mut conn = pool.acquire().await?;
-        let mut reads = Guess::new(Some(known));
+        let mut reads = Guess::new(known);
         let (Step::Done(outcome, _) | Step::Saved(outcome)) =
             run_verb(&mut conn, registry, def, request, None, &mut reads).await?;
         return Ok(Applied::new(outcome));
@@ -111,7 +111,7 @@ async fn write_leaning_on(
     dedup_id: Option<&str>,
 ) -> Result<Applied, EngineError> {
     if request.verb == Verb::Put && known.enabled() {
-        let mut guess = Guess::new(Some(known));
+        let mut guess = Guess::new(known);
         match write(pool, registry, def, request, dedup_id, &mut guess).await {
             Ok(Some(applied)) => return Ok(applied),
             Err(e) if e.is_transient() || !guess.guessed() => return Err(e),
@@ -119,13 +119,14 @@ async fn write_leaning_on(
             Err(_) | Ok(None) => {}
         }
     }
+    let without = Known::disabled();
     let applied = write(
         pool,
         registry,
         def,
         request,
         dedup_id,
-        &mut Guess::new(None),
+        &mut Guess::new(&without),
     )
     .await?;
     applied.ok_or_else(|| {
@@ -240,8 +241,7 @@ async fn run_verb(
             .ok_or_else(|| EngineError::InvalidRequest("missing code".into()))
     };
     let done = |outcome| Ok(Step::Done(outcome, Previous::None));
-    let disabled = Known::disabled();
-    let known = guess.known.unwrap_or(&disabled);
+    let known = guess.known;
     match request.verb {
         Verb::Get => {
             let code = code()?;

@@ -40,8 +40,8 @@ pub enum Put {
 
 /// How a PUT may lean on what earlier lookups found (known.rs), and how it did.
 pub struct Guess<'k> {
-    /// The cache to read and fill; `None`: every check runs in this transaction.
-    pub known: Option<&'k Known>,
+    /// The cache to read and fill; a disabled one: every check runs in this transaction.
+    pub known: &'k Known,
     /// An answer came from the cache.
     pub cached: bool,
     /// The idempotency record was not checked up front: with nothing else to look up, the
@@ -50,9 +50,9 @@ pub struct Guess<'k> {
 }
 
 impl<'k> Guess<'k> {
-    pub fn new(known: Option<&'k Known>) -> Guess<'k> {
+    pub fn new(known: &'k Known) -> Guess<'k> {
         Guess {
-            known: known.filter(|k| k.enabled()),
+            known,
             cached: false,
             unchecked: false,
         }
@@ -77,13 +77,12 @@ pub async fn put(
     dedup_id: Option<&str>,
     guess: &mut Guess<'_>,
 ) -> Result<Put, EngineError> {
-    let disabled = Known::disabled();
-    let known = guess.known.unwrap_or(&disabled);
+    let known = guess.known;
     let mut lookup = Lookup::default();
     let draft = validate::draft(registry, def, request, &mut lookup, known)?;
-    guess.cached = draft.cached;
+    guess.cached = draft.cached();
     if let Some(id) = dedup_id {
-        if guess.known.is_some() && lookup.is_empty() {
+        if known.enabled() && lookup.is_empty() {
             guess.unchecked = true;
         } else {
             idempotency::push_check(&mut lookup, id, def.name);
@@ -95,7 +94,7 @@ pub async fn put(
     if let Previous::Saved(outcome) = previous {
         return Ok(Put::Saved(outcome));
     }
-    let mut plan = draft.finish(&found)?;
+    let mut plan = draft.finish(found)?;
     let projection = Projection::new(def, ResultType::Extended);
     // The reply comes with the upsert unless a hook may change the row afterwards.
     let reply_from_upsert = def.hooks.iter().all(|h| h.keeps_row);

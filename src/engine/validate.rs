@@ -21,24 +21,21 @@ use serde_json::{Map, Value as Json};
 pub(super) struct Draft<'a> {
     plan: Plan<'a>,
     errors: Vec<FieldError>,
-    /// Catalog entity of each catalog branch (its `n`), with its declared names when the
-    /// cache (known.rs) knew them all and no branch was pushed.
-    catalogs: Vec<(&'static str, Option<Vec<String>>)>,
+    /// Catalog entity of each catalog branch (its `n`).
+    catalogs: Vec<&'static str>,
     /// (row, value index, datatype, value) of every generictype value, by `n`.
     generic: Vec<(usize, usize, &'static str, String)>,
-    /// The full code of each generictype value that the cache knew (no branch for it).
-    generic_known: Vec<Option<String>>,
     /// Referenced tables, by `n`.
     targets: Vec<Target<'a>>,
-    /// (n, code) of the references that the cache knew to exist (no branch for them).
-    existing_known: HashSet<(usize, String)>,
-    /// Whether an answer came from the cache rather than from this transaction.
-    pub(super) cached: bool,
+    /// The rows that the cache (known.rs) answered instead of a branch, as the branch would
+    /// have: `finish` reads them with the lookup's own.
+    known_rows: Vec<(Tag, i32, String)>,
 }
 
 /// Parse a PUT and push its lookups: dynamic field catalogs, generictype completion and
 /// foreign keys. `Err` for a version mismatch, a forbidden block, or a request without its
 /// entity block or code.
+/// What `known` already knows is not pushed but kept for `finish`.
 pub(super) fn draft<'a>(
     registry: &'a Registry,
     def: &'a EntityDef,
@@ -47,29 +44,24 @@ pub(super) fn draft<'a>(
     known: &Known,
 ) -> Result<Draft<'a>, EngineError> {
     let (plan, errors) = parse_blocks(registry, def, request)?;
-    let mut catalogs: Vec<(&'static str, Option<Vec<String>>)> = Vec::new();
+    let mut catalogs: Vec<&'static str> = Vec::new();
     for row in plan.rows.iter().filter(|r| !r.dynamic.is_empty()) {
-        if let Some(catalog) = row
-            .def
-            .dynamic_fields
-            .filter(|c| !catalogs.iter().any(|(k, _)| k == c))
-        {
-            catalogs.push((catalog, None));
+        if let Some(catalog) = row.def.dynamic_fields.filter(|c| !catalogs.contains(c)) {
+            catalogs.push(catalog);
         }
     }
-    let mut cached = false;
-    for (n, (catalog, names)) in catalogs.iter_mut().enumerate() {
-        let sent = plan
+    let mut known_rows = Vec::new();
+    for (n, catalog) in catalogs.iter().enumerate() {
+        let mut sent = plan
             .rows
             .iter()
             .filter(|r| r.def.dynamic_fields == Some(*catalog))
             .flat_map(|r| r.dynamic.iter().map(|(name, _, _)| name));
-        *names = known.catalog(catalog).filter(|declared| {
-            sent.into_iter()
-                .all(|name| declared.iter().any(|d| d.eq_ignore_ascii_case(name)))
+        let declared = known.catalog(catalog).filter(|declared| {
+            sent.all(|name| declared.iter().any(|d| d.eq_ignore_ascii_case(name)))
         });
-        if names.is_some() {
-            cached = true;
+        if let Some(declared) = declared {
+            known_rows.extend(declared.into_iter().map(|d| (Tag::Catalog, n as i32, d)));
             continue;
         }
         lookup.branch(Tag::Catalog, |qb| {
@@ -81,34 +73,40 @@ pub(super) fn draft<'a>(
         });
     }
     let (generic, targets) = references(registry, &plan.rows);
-    let generic_known: Vec<Option<String>> = generic
-        .iter()
-        .map(|(_, _, datatype, value)| known.generictype(datatype, value))
-        .collect();
-    let mut existing_known = HashSet::new();
-    for (n, (_, target, refs)) in targets.iter().enumerate() {
-        for (_, _, code) in refs {
-            if known.exists(target.table, code) {
-                existing_known.insert((n, code.clone()));
-            }
+    let mut asked = Vec::new();
+    for (n, (_, _, datatype, value)) in generic.iter().enumerate() {
+        match known.generictype(datatype, value) {
+            Some(full) => known_rows.push((Tag::GenericType, n as i32, full)),
+            None => asked.push(n),
         }
     }
-    cached |= generic_known.iter().any(Option::is_some) || !existing_known.is_empty();
-    push_generictypes(lookup, &generic, &generic_known);
-    push_existing(lookup, &targets, &existing_known);
+    push_generictypes(lookup, &generic, &asked);
+    for (n, (_, target, refs)) in targets.iter().enumerate() {
+        let mut asked = Vec::new();
+        for (_, _, code) in refs {
+            match known.exists(target.table, code) {
+                true => known_rows.push((Tag::Existing, n as i32, code.clone())),
+                false => asked.push(code.clone()),
+            }
+        }
+        push_existing(lookup, n, target, asked);
+    }
     Ok(Draft {
         plan,
         errors,
         catalogs,
         generic,
-        generic_known,
         targets,
-        existing_known,
-        cached,
+        known_rows,
     })
 }
 
 impl<'a> Draft<'a> {
+    /// Whether an answer comes from the cache rather than from this transaction.
+    pub(super) fn cached(&self) -> bool {
+        !self.known_rows.is_empty()
+    }
+
     /// Keep in the cache what this draft's lookup found (known.rs).
     pub(super) fn remember(&self, found: &Found, known: &Known) {
         if !known.enabled() {
@@ -127,8 +125,12 @@ impl<'a> Draft<'a> {
                 kept.existing.push((target.table, code));
             }
         }
-        for (n, (catalog, names)) in self.catalogs.iter().enumerate() {
-            if names.is_none() {
+        for (n, catalog) in self.catalogs.iter().enumerate() {
+            if !self
+                .known_rows
+                .iter()
+                .any(|(t, k, _)| *t == Tag::Catalog && *k == n as i32)
+            {
                 let declared = found
                     .of(Tag::Catalog)
                     .filter(|(k, _)| *k == n as i32)
@@ -143,42 +145,33 @@ impl<'a> Draft<'a> {
     /// The rows to write, or every offending field. VALIDATION_FAILED carries the missing
     /// references too (SPEC section 3: every offending field); INVALID_FOREIGN_KEY is the
     /// answer only when every field is otherwise valid.
-    pub(super) fn finish(self, found: &Found) -> Result<Plan<'a>, EngineError> {
+    pub(super) fn finish(self, mut found: Found) -> Result<Plan<'a>, EngineError> {
         let Draft {
             mut plan,
             mut errors,
             catalogs,
             generic,
-            generic_known,
             targets,
-            existing_known,
-            cached: _,
+            known_rows,
         } = self;
+        for (tag, n, text) in known_rows {
+            found.add(tag, n, text);
+        }
+        let found = &found;
         for row in &mut plan.rows {
             let Some(catalog) = row.def.dynamic_fields.filter(|_| !row.dynamic.is_empty()) else {
                 continue;
             };
-            let n = catalogs
-                .iter()
-                .position(|(c, _)| *c == catalog)
-                .unwrap_or(0);
-            let declared: Vec<&str> = match catalogs.get(n).and_then(|(_, names)| names.as_ref()) {
-                Some(names) => names.iter().map(String::as_str).collect(),
-                None => found
-                    .of(Tag::Catalog)
-                    .filter(|(k, _)| *k == n as i32)
-                    .filter_map(|(_, name)| name)
-                    .collect(),
-            };
+            let n = catalogs.iter().position(|c| *c == catalog).unwrap_or(0) as i32;
+            let declared: Vec<&str> = found
+                .of(Tag::Catalog)
+                .filter(|(k, _)| *k == n)
+                .filter_map(|(_, name)| name)
+                .collect();
             errors.extend(check_dynamic_fields(row, catalog, &declared));
         }
-        let mut fk_errors = complete_generictypes(&mut plan.rows, &generic, &generic_known, found);
-        fk_errors.extend(missing_references(
-            &plan.rows,
-            &targets,
-            &existing_known,
-            found,
-        ));
+        let mut fk_errors = complete_generictypes(&mut plan.rows, &generic, found);
+        fk_errors.extend(missing_references(&plan.rows, &targets, found));
         fk_errors.sort_by_key(|e| e.index.is_some());
         for i in plan.heads() {
             errors.extend(check_scope(&plan.rows[i]));
@@ -654,21 +647,15 @@ fn references<'a>(registry: &'a Registry, rows: &[RowPlan<'_>]) -> (Vec<Generic>
 }
 
 /// One branch for every generictype value: the row of the datatype whose code, or else
-/// whose originalCode, is the value (SPEC 11.7); `n` is the value's position.
-/// The values the cache knew are left out.
-fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic], known: &[Option<String>]) {
-    let asked: Vec<(i32, &Generic)> = (0..)
-        .zip(generic)
-        .zip(known)
-        .filter(|(_, known)| known.is_none())
-        .map(|(asked, _)| asked)
-        .collect();
+/// whose originalCode, is the value (SPEC 11.7); `n` is the value's position. Only the
+/// values at the positions `asked`.
+fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic], asked: &[usize]) {
     if asked.is_empty() {
         return;
     }
-    let ordinals: Vec<i32> = asked.iter().map(|(n, _)| *n).collect();
-    let datatypes: Vec<String> = asked.iter().map(|(_, g)| g.2.to_string()).collect();
-    let values: Vec<String> = asked.iter().map(|(_, g)| g.3.clone()).collect();
+    let ordinals: Vec<i32> = asked.iter().map(|&n| n as i32).collect();
+    let datatypes: Vec<String> = asked.iter().map(|&n| generic[n].2.to_string()).collect();
+    let values: Vec<String> = asked.iter().map(|&n| generic[n].3.clone()).collect();
     lookup.branch(Tag::GenericType, |qb| {
         qb.push(
             r#"r.i, (SELECT g.codegenerictype FROM sw_data_generictype g
@@ -685,43 +672,29 @@ fn push_generictypes(lookup: &mut Lookup<'_>, generic: &[Generic], known: &[Opti
     });
 }
 
-/// One branch per referenced table: which of the codes exist; `n` is the table's position.
-/// The codes the cache knew are left out.
-fn push_existing(
-    lookup: &mut Lookup<'_>,
-    targets: &[Target<'_>],
-    known: &HashSet<(usize, String)>,
-) {
-    for (n, (_, def, refs)) in targets.iter().enumerate() {
-        let asked: Vec<String> = refs
-            .iter()
-            .filter(|(_, _, c)| !known.contains(&(n, c.clone())))
-            .map(|(_, _, c)| c.clone())
-            .collect();
-        if asked.is_empty() {
-            continue;
-        }
-        let code = column("t", def.code_field());
-        lookup.branch(Tag::Existing, |qb| {
-            qb.push(format!(
-                "{n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
-                ident(def.table)
-            ))
-            .push_bind(asked)
-            .push(")");
-        });
+/// The branch of the `n`-th referenced table: which of the `codes` exist.
+fn push_existing(lookup: &mut Lookup<'_>, n: usize, def: &EntityDef, codes: Vec<String>) {
+    if codes.is_empty() {
+        return;
     }
+    let code = column("t", def.code_field());
+    lookup.branch(Tag::Existing, |qb| {
+        qb.push(format!(
+            "{n}::int4, {code}::text FROM {} t WHERE {code} = ANY(",
+            ident(def.table)
+        ))
+        .push_bind(codes)
+        .push(")");
+    });
 }
 
 /// Replace each generictype value by its full code; an unknown one is an error.
 fn complete_generictypes(
     rows: &mut [RowPlan<'_>],
     generic: &[Generic],
-    known: &[Option<String>],
     found: &Found,
 ) -> Vec<FieldError> {
-    let mut full: Vec<Option<&str>> = known.iter().map(Option::as_deref).collect();
-    full.resize(generic.len(), None);
+    let mut full: Vec<Option<&str>> = vec![None; generic.len()];
     for (n, code) in found.of(Tag::GenericType) {
         if let Some(slot) = full.get_mut(n as usize) {
             *slot = code;
@@ -746,7 +719,6 @@ fn complete_generictypes(
 fn missing_references(
     rows: &[RowPlan<'_>],
     targets: &[Target<'_>],
-    known: &HashSet<(usize, String)>,
     found: &Found,
 ) -> Vec<FieldError> {
     let existing: HashSet<(i32, &str)> = found
@@ -758,7 +730,6 @@ fn missing_references(
         for (r, i, code) in refs
             .iter()
             .filter(|(_, _, c)| !existing.contains(&(n as i32, c.as_str())))
-            .filter(|(_, _, c)| !known.contains(&(n, c.clone())))
         {
             errors.push(rows[*r].missing(
                 *i,
