@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use sqlx::PgPool;
@@ -26,6 +25,7 @@ use crate::reply::{self, Reply};
 use crate::request::{self, DecodeError, Envelope, Request};
 use crate::transport::dead_letter::{self, header_str};
 use crate::transport::publisher::Publisher;
+use crate::transport::settle::Settler;
 use crate::transport::topology::Topology;
 use crate::transport::TransportError;
 
@@ -95,12 +95,14 @@ impl Failure {
     }
 }
 
-/// Handle one delivery to the end: it is acked, or nacked with requeue, before this returns.
+/// Handle one delivery to the end: before this returns, it is handed to `settler` to be
+/// acked (its reply confirmed), or nacked with requeue.
 pub async fn handle(
     ctx: Arc<Context>,
     def: &EntityDef,
     delivery: Delivery,
     decoded: Result<Request, DecodeError>,
+    settler: &Settler,
 ) {
     let props = &delivery.properties;
     let message_id = props.message_id().as_ref().map(|m| m.to_string());
@@ -140,7 +142,8 @@ pub async fn handle(
             Err(f) => f.code().as_str().to_string(),
         };
         tracing::Span::current().record("outcome", outcome_label.as_str());
-        finish(&ctx, def, &delivery, &verb, code.as_deref(), result).await;
+        let finished = finish(&ctx, def, &delivery, &verb, code.as_deref(), result).await;
+        settler.settle(delivery.delivery_tag, finished.is_ok());
         m.in_flight.with_label_values(&[def.name]).dec();
         m.requests_completed
             .with_label_values(&[def.name, &verb, &outcome_label])
@@ -212,7 +215,8 @@ async fn apply_with_retries(
     .await
 }
 
-/// Reply, dead-letter, then ack; or nack with requeue when any of it fails.
+/// Reply, then dead-letter. `Ok`: the delivery is to be acked; `Err`: requeued (a publish
+/// failed, or a transient fault outlived its retries).
 async fn finish(
     ctx: &Context,
     def: &EntityDef,
@@ -220,7 +224,7 @@ async fn finish(
     verb: &str,
     code: Option<&str>,
     result: Result<Applied, Failure>,
-) {
+) -> Result<(), Requeue> {
     let props = &delivery.properties;
     let failure = match result {
         Ok(applied) => {
@@ -231,7 +235,7 @@ async fn finish(
                     .inc();
             }
             let reply = reply::ok(def.name, applied.outcome);
-            return settle(delivery, publish_reply(ctx, def, props, &reply).await).await;
+            return publish_reply(ctx, def, props, &reply).await;
         }
         Err(Failure::Engine(e)) if e.is_transient() => {
             // Past its retries. Requeue, unless the broker's delivery limit is reached:
@@ -239,7 +243,7 @@ async fn finish(
             let deliveries = dead_letter::delivery_count(props.headers().as_ref()) + 1;
             if deliveries < ctx.settings.delivery_limit {
                 tracing::warn!(error = %e, deliveries, "transient fault outlived its retries: requeued");
-                return settle(delivery, Err(Requeue)).await;
+                return Err(Requeue);
             }
             let message = format!("transient fault after {deliveries} deliveries: {e}");
             tracing::error!(%message, "dead-lettering as INTERNAL");
@@ -259,7 +263,7 @@ async fn finish(
                 .inc();
         }
     }
-    settle(delivery, published).await;
+    published
 }
 
 /// A publish failed: the delivery goes back to its queue.
@@ -269,33 +273,6 @@ impl From<TransportError> for Requeue {
     fn from(e: TransportError) -> Self {
         tracing::warn!(error = %e, "publish failed: the request is requeued");
         Requeue
-    }
-}
-
-/// Ack after a confirmed reply (and dead letter); else nack with requeue. Each delivery
-/// settles on its own task, so acks are pipelined by concurrency, never serialised.
-async fn settle(delivery: &Delivery, published: Result<(), Requeue>) {
-    ack_or_requeue(delivery, published.is_ok()).await;
-}
-
-/// Ack, or nack with requeue (also the bench's null worker, which settles like the worker).
-pub(crate) async fn ack_or_requeue(delivery: &Delivery, confirmed: bool) {
-    let result = match confirmed {
-        true => delivery.acker.ack(BasicAckOptions::default()).await,
-        false => {
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await
-        }
-    };
-    // The channel may be gone (connection lost): the broker then redelivers the message
-    // and the idempotency record answers it. Nothing to do but log.
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "ack/nack failed; the broker will redeliver");
     }
 }
 

@@ -29,6 +29,7 @@ use crate::pipeline::{self, Context};
 use crate::request;
 use crate::transport::connection::{connect_with_backoff, safe_url, CONNECTION_NAME};
 use crate::transport::publisher::Publisher;
+use crate::transport::settle::Settler;
 use crate::transport::topology::Topology;
 use crate::transport::TransportError;
 
@@ -244,10 +245,13 @@ impl Worker {
                     FieldTable::default(),
                 )
                 .await?;
-            channels.push((channel, consumer.tag()));
+            channels.push((channel.clone(), consumer.tag()));
+            // On the request tracker: the shutdown drain waits for its last acks.
+            let settler = Settler::spawn(channel, self.settings.prefetch, &shared.tracker);
             consumers.spawn(consume(
                 entity,
                 consumer,
+                settler,
                 ctx.clone(),
                 shared.clone(),
                 stop.clone(),
@@ -297,6 +301,7 @@ struct Shared {
 async fn consume(
     entity: &'static str,
     mut consumer: Consumer,
+    settler: Settler,
     ctx: Arc<Context>,
     shared: Shared,
     stop: CancellationToken,
@@ -315,19 +320,29 @@ async fn consume(
             }
             None => return,
         };
+        // A delivery dropped here is requeued by the broker when the channel closes.
+        let tag = delivery.delivery_tag;
         if !ctx.publisher.is_open() {
             tracing::warn!(%entity, "publisher channel closed");
+            settler.forget(tag);
             return;
         }
         let permit = tokio::select! {
             biased;
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                settler.forget(tag);
+                return;
+            }
             permit = shared.in_flight.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
-                Err(_) => return, // the semaphore is never closed
+                Err(_) => {
+                    settler.forget(tag); // the semaphore is never closed
+                    return;
+                }
             },
         };
         let Some(def) = ctx.registry.get(entity) else {
+            settler.forget(tag);
             return;
         };
         let envelope = pipeline::envelope_of(&delivery);
@@ -339,10 +354,12 @@ async fn consume(
             .map(|code| format!("{entity}\u{0}{code}"));
         let mut turn = shared.ordering.enter(key);
         let ctx = ctx.clone();
+        let settler = settler.clone();
         shared.tracker.spawn(async move {
             turn.wait().await;
-            if let Some(def) = ctx.registry.get(entity) {
-                pipeline::handle(ctx.clone(), def, delivery, decoded).await;
+            match ctx.registry.get(entity) {
+                Some(def) => pipeline::handle(ctx.clone(), def, delivery, decoded, &settler).await,
+                None => settler.forget(tag),
             }
             drop(turn);
             drop(permit);

@@ -35,6 +35,7 @@ use crate::engine::sql::{column, ident};
 use crate::entities::Registry;
 use crate::request::ResultType;
 use crate::transport::publisher::Publisher;
+use crate::transport::settle::Settler;
 
 const SEED_PUT: &str = include_str!("../../tests/fixtures/customer_put.json");
 const SEED_CODE: &str = "C0000001";
@@ -540,6 +541,8 @@ async fn serve_null(
         )
         .await?;
     let tasks = tokio_util::task::TaskTracker::new();
+    // Settled as the worker settles its deliveries (transport/settle.rs).
+    let settler = Settler::spawn(channel.clone(), prefetch, &tasks);
     loop {
         let next = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -547,6 +550,7 @@ async fn serve_null(
         };
         let Some(Ok(delivery)) = next else { break };
         let publisher = publisher.clone();
+        let settler = settler.clone();
         tasks.spawn(async move {
             let reply_to = delivery
                 .properties
@@ -568,9 +572,10 @@ async fn serve_null(
             let published = publisher
                 .publish_confirmed("", &reply_to, &delivery.data, properties, false)
                 .await;
-            crate::pipeline::ack_or_requeue(&delivery, published.is_ok()).await;
+            settler.settle(delivery.delivery_tag, published.is_ok());
         });
     }
+    drop(settler);
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
     let _ = connection.close(200, "null worker done".into()).await;

@@ -1,6 +1,7 @@
 //! transport: everything AMQP. Connecting to RabbitMQ (`connection`), the names and the
 //! declaration of every exchange and queue (`topology`), publishing with confirms
-//! (`publisher`) and the `webhook-*` dead-letter headers (`dead_letter`).
+//! (`publisher`), acking deliveries in batches (`settle`) and the `webhook-*` dead-letter
+//! headers (`dead_letter`).
 //!
 //! It must not know about the database, the engine or the reply format: it moves bytes,
 //! properties and headers, and reports broker faults as [`TransportError`], which is never
@@ -9,6 +10,7 @@
 pub mod connection;
 pub mod dead_letter;
 pub mod publisher;
+pub mod settle;
 pub mod topology;
 
 use lapin::types::ShortString;

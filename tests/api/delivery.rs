@@ -115,6 +115,72 @@ async fn many_puts_for_one_code_are_applied_in_arrival_order() {
     app.stop().await;
 }
 
+/// Acks go in batches (transport/settle.rs). Stopped midway through a backlog, with the
+/// default prefetch and with a prefetch of 2 (where no ack may wait), the worker acks every
+/// request it answered before its connection closes: what is back in the queue is exactly
+/// what was not answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_acks_every_answered_request_and_requeues_the_rest() {
+    const N: usize = 400;
+    for prefetch in [64, 2] {
+        let mut settings = test_settings(&["customer", "customerextension"]);
+        settings.prefetch = prefetch;
+        // The first worker declares the topology and stops: the requests wait in the queue
+        // for the second one, so that it is stopped with a backlog.
+        let mut first = crate::helpers::spawn_worker_with(settings.clone()).await;
+        first.drain().await;
+        let run = unique();
+        let mut pending = Vec::new();
+        // Several codes, several PUTs each: acks of one code's later PUTs wait behind its
+        // earlier ones (same-code order), others finish out of order.
+        for i in 0..N {
+            let code = format!("K{run}-{}", i % 7);
+            pending.push(send(&first.client, put(&code, &format!("n{i}"))).await);
+        }
+        let mut second = crate::helpers::spawn_worker_with(settings).await;
+        let mut rest = pending.into_iter();
+        for rx in rest.by_ref().take(20) {
+            let reply = webhook_worker::call::wait_reply(rx, WAIT)
+                .await
+                .expect("a reply");
+            assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+        }
+        second.drain().await;
+        // Every reply was confirmed before its ack, so before the close.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut answered = 20;
+        for mut rx in rest {
+            if let Ok(reply) = rx.try_recv() {
+                assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+                answered += 1;
+            }
+        }
+        assert!(answered < N, "prefetch {prefetch}: stopped before the end");
+        let conn = connection::connect(AMQP_URL).await.expect("connect");
+        let channel = conn.create_channel().await.expect("channel");
+        let queue = second.topology.request_queue("customer");
+        let q = channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the request queue exists");
+        assert_eq!(
+            q.message_count() as usize,
+            N - answered,
+            "prefetch {prefetch}: {answered} answered, the rest requeued"
+        );
+        let _ = conn.close(200, "bye".into()).await;
+        second.stop().await;
+        first.stop().await;
+    }
+}
+
 /// A worker process of the built binary, on the test's database and topology.
 fn start_process(settings: &webhook_worker::config::Settings) -> Child {
     Command::new(env!("CARGO_BIN_EXE_webhook-worker"))
