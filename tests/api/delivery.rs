@@ -121,7 +121,7 @@ async fn many_puts_for_one_code_are_applied_in_arrival_order() {
 /// what was not answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_acks_every_answered_request_and_requeues_the_rest() {
-    const N: usize = 400;
+    const N: usize = 1000;
     for prefetch in [64, 2] {
         let mut settings = test_settings(&["customer", "customerextension"]);
         settings.prefetch = prefetch;
@@ -146,32 +146,30 @@ async fn a_graceful_stop_acks_every_answered_request_and_requeues_the_rest() {
             assert_eq!(reply.body["status"], "ok", "{}", reply.body);
         }
         second.drain().await;
-        // Every reply was confirmed before its ack, so before the close.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Every reply was confirmed before its ack, so before the close: they all arrive,
+        // until none has for a second.
         let mut answered = 20;
-        for mut rx in rest {
-            if let Ok(reply) = rx.try_recv() {
-                assert_eq!(reply.body["status"], "ok", "{}", reply.body);
-                answered += 1;
-            }
+        let mut rest: Vec<_> = rest.collect();
+        let mut quiet = 0;
+        while quiet < 10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let before = rest.len();
+            rest.retain_mut(|rx| match rx.try_recv() {
+                Ok(reply) => {
+                    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+                    false
+                }
+                Err(_) => true,
+            });
+            answered += before - rest.len();
+            quiet = if before == rest.len() { quiet + 1 } else { 0 };
         }
         assert!(answered < N, "prefetch {prefetch}: stopped before the end");
         let conn = connection::connect(AMQP_URL).await.expect("connect");
         let channel = conn.create_channel().await.expect("channel");
         let queue = second.topology.request_queue("customer");
-        let q = channel
-            .queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("the request queue exists");
         assert_eq!(
-            q.message_count() as usize,
+            crate::helpers::ready_messages(&channel, &queue).await as usize,
             N - answered,
             "prefetch {prefetch}: {answered} answered, the rest requeued"
         );

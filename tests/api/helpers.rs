@@ -213,18 +213,8 @@ impl TestWorker {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let channel = conn.create_channel().await.expect("channel");
-            let q = channel
-                .queue_declare(
-                    queue.as_str().into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .expect("the DLQ exists");
-            if q.message_count() as usize >= expected || tokio::time::Instant::now() > deadline {
+            let ready = ready_messages(&channel, &queue).await;
+            if ready as usize >= expected || tokio::time::Instant::now() > deadline {
                 let mut out = Vec::new();
                 while let Some(m) = channel
                     .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
@@ -342,6 +332,22 @@ impl TestWorker {
         self.drain().await;
         cleanup(&self.settings, &self.topology).await;
     }
+}
+
+/// How many messages wait in `queue` (ready, not delivered): a passive declaration.
+pub async fn ready_messages(channel: &lapin::Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("queue {queue} exists: {e}"))
+        .message_count()
 }
 
 /// Delete a test's topology and database.
