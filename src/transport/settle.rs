@@ -123,16 +123,17 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The frames the book decides to send.
+/// A `basic.ack` the book decides to send: of this tag and, with `multiple`, of every
+/// unacked one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Send {
-    /// `basic.ack` of this tag and, with `multiple`, every unacked one before it.
-    Ack { tag: u64, multiple: bool },
+struct Ack {
+    tag: u64,
+    multiple: bool,
 }
 
-impl Send {
+impl Ack {
     async fn run(self, channel: &Channel) {
-        let Send::Ack { tag, multiple } = self;
+        let Ack { tag, multiple } = self;
         if let Err(e) = channel.basic_ack(tag, BasicAckOptions { multiple }).await {
             // The channel is gone (connection lost): the broker redelivers what was not
             // acked and the idempotency record answers it. Nothing else to do.
@@ -222,7 +223,7 @@ impl Book {
     }
 
     /// The acks due at `now` (all that can be sent when `force`), taken off the book.
-    fn due(&mut self, now: Instant, force: bool) -> Vec<Send> {
+    fn due(&mut self, now: Instant, force: bool) -> Vec<Ack> {
         let mut sends = Vec::new();
         let (run_end, oldest) = self.run();
         if oldest.is_none_or(|at| force || now >= at + LINGER) {
@@ -241,7 +242,7 @@ impl Book {
                 self.settled_to = tag;
             }
             if let Some(tag) = last_unsent {
-                sends.push(Send::Ack {
+                sends.push(Ack {
                     tag,
                     multiple: true,
                 });
@@ -253,7 +254,7 @@ impl Book {
                 if force || now >= when + HOLD {
                     *at = None;
                     self.unsent -= 1;
-                    sends.push(Send::Ack {
+                    sends.push(Ack {
                         tag,
                         multiple: false,
                     });
@@ -268,8 +269,8 @@ impl Book {
 mod tests {
     use super::*;
 
-    fn ack(tag: u64, multiple: bool) -> Send {
-        Send::Ack { tag, multiple }
+    fn ack(tag: u64, multiple: bool) -> Ack {
+        Ack { tag, multiple }
     }
 
     #[test]

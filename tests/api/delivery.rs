@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use serde_json::{json, Value as Json};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
@@ -203,16 +201,7 @@ async fn wait_consumer(queue: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let channel = conn.create_channel().await.expect("channel");
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await;
+        let declared = crate::helpers::passive_declare(&channel, queue).await;
         if matches!(&declared, Ok(q) if q.consumer_count() > 0) {
             let _ = conn.close(200, "bye".into()).await;
             return;

@@ -334,8 +334,11 @@ impl TestWorker {
     }
 }
 
-/// How many messages wait in `queue` (ready, not delivered): a passive declaration.
-pub async fn ready_messages(channel: &lapin::Channel, queue: &str) -> u32 {
+/// `queue` as the broker sees it now (a passive declaration: Err when it does not exist).
+pub async fn passive_declare(
+    channel: &lapin::Channel,
+    queue: &str,
+) -> Result<lapin::Queue, lapin::Error> {
     channel
         .queue_declare(
             queue.into(),
@@ -345,6 +348,12 @@ pub async fn ready_messages(channel: &lapin::Channel, queue: &str) -> u32 {
             },
             FieldTable::default(),
         )
+        .await
+}
+
+/// How many messages wait in `queue` (ready, not delivered).
+pub async fn ready_messages(channel: &lapin::Channel, queue: &str) -> u32 {
+    passive_declare(channel, queue)
         .await
         .unwrap_or_else(|e| panic!("queue {queue} exists: {e}"))
         .message_count()
