@@ -504,23 +504,6 @@ async fn sweep() {
             .execute(&admin)
             .await;
     }
-    let live: Vec<String> =
-        sqlx::query_scalar("SELECT substr(datname, 6) FROM pg_database WHERE datname ~ '^test_'")
-            .fetch_all(&admin)
-            .await
-            .unwrap_or_default();
-    admin.close().await;
-    let orphan = |name: &str| {
-        let id = name
-            .strip_prefix('t')
-            .and_then(|rest| rest.split_once('.'))
-            .map(|(id, _)| id);
-        id.is_some_and(|id| {
-            id.len() == 32
-                && id.bytes().all(|b| b.is_ascii_hexdigit())
-                && !live.iter().any(|l| l == id)
-        })
-    };
     let listed = |what: &'static str| async move {
         let out = tokio::process::Command::new("rabbitmqctl")
             .args([what, "-q", "--no-table-headers", "name"])
@@ -534,16 +517,31 @@ async fn sweep() {
             _ => Vec::new(),
         }
     };
-    let queues: Vec<String> = listed("list_queues")
-        .await
-        .into_iter()
-        .filter(|n| orphan(n))
-        .collect();
-    let exchanges: Vec<String> = listed("list_exchanges")
-        .await
-        .into_iter()
-        .filter(|n| orphan(n))
-        .collect();
+    // The names first, the live databases after: a name listed here belongs to a test whose
+    // database was created before, so that test's database is in the list read next unless
+    // the test has ended. Read the other way round, a test that starts in between has its
+    // new queues swept from under it.
+    let queues = listed("list_queues").await;
+    let exchanges = listed("list_exchanges").await;
+    let live: Vec<String> =
+        sqlx::query_scalar("SELECT substr(datname, 6) FROM pg_database WHERE datname ~ '^test_'")
+            .fetch_all(&admin)
+            .await
+            .unwrap_or_default();
+    admin.close().await;
+    let orphan = |name: &String| {
+        let id = name
+            .strip_prefix('t')
+            .and_then(|rest| rest.split_once('.'))
+            .map(|(id, _)| id);
+        id.is_some_and(|id| {
+            id.len() == 32
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+                && !live.iter().any(|l| l == id)
+        })
+    };
+    let queues: Vec<String> = queues.into_iter().filter(orphan).collect();
+    let exchanges: Vec<String> = exchanges.into_iter().filter(orphan).collect();
     if queues.is_empty() && exchanges.is_empty() {
         return;
     }
