@@ -13,12 +13,8 @@
 //! - at most `limit` finished deliveries wait (half the prefetch): past it, every ack that
 //!   can be sent is sent, so the broker always has room to deliver;
 //! - a requeue (`basic.nack`) is sent at once, on its own;
-//! - when every [`Settler`] is dropped, everything is sent, then the channel is closed,
-//!   before the task ends (the shutdown drain waits for it: see startup.rs). The broker
-//!   answers a channel's close once it has taken the acks sent before it. Without it, a
-//!   connection closed right after the last ack lost that ack in about one graceful stop of
-//!   ten (RabbitMQ 3.10, quorum queue): the request was redelivered, and answered again from
-//!   its idempotency record.
+//! - when every [`Settler`] is dropped, everything is sent before the task ends (the
+//!   shutdown drain waits for it: see startup.rs).
 //!
 //! A multiple ack covers every unacknowledged delivery up to its tag, so it is only ever
 //! sent for a tag whose own ack is unsent, and only when every earlier tag is finished.
@@ -117,12 +113,6 @@ async fn run(channel: Channel, mut rx: mpsc::UnboundedReceiver<(u64, Settle)>, l
         let force = !open || book.unsent >= limit;
         for send in book.due(Instant::now(), force) {
             send.run(&channel).await;
-        }
-    }
-    // Unless the connection is already lost (then the broker requeues what is unacked).
-    if channel.status().connected() {
-        if let Err(e) = channel.close(200, "settled".into()).await {
-            tracing::debug!(error = %e, "closing a consumer channel");
         }
     }
 }
