@@ -267,9 +267,13 @@ impl Worker {
         ));
         self.readiness.set_consumers(true);
         tracing::info!(entities = ?self.entities, "consuming");
+        // The consumers stop on `shutdown` too (`stop` is its child), so both branches can
+        // be ready at once: a stop must never be taken for a lost connection, which skips
+        // the drain and drops the connection under the requests still running.
         let stopped = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => true,
-            _ = consumers.join_next() => false,
+            _ = consumers.join_next() => shutdown.is_cancelled(),
         };
         stop.cancel();
         if stopped {
