@@ -13,10 +13,9 @@ use tokio::sync::oneshot::error::TryRecvError;
 
 use webhook_worker::call::{CallOptions, Client, Reply};
 use webhook_worker::transport::connection;
+use webhook_worker::transport::topology::Topology;
 
-use crate::helpers::{
-    cleanup, load_demo_data, spawn_worker, test_settings, unique, AMQP_URL, WAIT,
-};
+use crate::helpers::{cleanup, spawn_worker, test_settings, unique, AMQP_URL, WAIT};
 
 /// Publish a request without waiting: the receiver gets its reply.
 async fn send(client: &Client, body: Json) -> oneshot::Receiver<Reply> {
@@ -122,21 +121,8 @@ async fn many_puts_for_one_code_are_applied_in_arrival_order() {
 async fn sigterm_lets_the_requests_in_progress_finish_and_acks_them() {
     let names = webhook_worker::entities::Registry::standard().names();
     let settings = test_settings(&names);
-    let topology = webhook_worker::transport::topology::Topology::new(
-        settings.connections.topology_prefix.clone(),
-        settings.queue_type,
-        settings.delivery_limit,
-    );
-    let mut worker = start_process(&settings, Stdio::piped());
+    let (mut worker, topology, pool, client) = start_on_demo_data(&settings, Stdio::piped()).await;
     let queue = topology.request_queue("customer");
-    wait_consumer(&queue).await;
-    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
-        .await
-        .expect("db");
-    load_demo_data(&pool).await;
-    let client = Client::connect(AMQP_URL, topology.clone())
-        .await
-        .expect("client");
     let code = format!("S{}", unique());
     let created =
         webhook_worker::call::wait_reply(send(&client, put(&code, "created")).await, WAIT)
@@ -172,13 +158,7 @@ async fn sigterm_lets_the_requests_in_progress_finish_and_acks_them() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let pid = worker.id().expect("pid").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill -TERM");
-    assert!(status.success());
+    sigterm(&worker).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         worker.try_wait().expect("try_wait").is_none(),
@@ -205,13 +185,10 @@ async fn sigterm_lets_the_requests_in_progress_finish_and_acks_them() {
         !log.contains("lost the broker connection"),
         "a stop is not a lost connection:\n{log}"
     );
-    let name: String =
-        sqlx::query_scalar("SELECT name FROM sw_data_customer WHERE codecustomer = $1")
-            .bind(&code)
-            .fetch_one(&pool)
-            .await
-            .expect("row");
-    assert_eq!(name, "after it");
+    assert_eq!(
+        crate::helpers::customer_name(&pool, &code).await,
+        "after it"
+    );
     pool.close().await;
     let conn = connection::connect(AMQP_URL).await.expect("connect");
     let channel = conn.create_channel().await.expect("channel");
@@ -307,6 +284,33 @@ fn start_process(settings: &webhook_worker::config::Settings, stderr: Stdio) -> 
         .expect("the worker binary starts")
 }
 
+/// A worker process consuming customer requests, on its database with the demo data, and
+/// a client of its topology.
+async fn start_on_demo_data(
+    settings: &webhook_worker::config::Settings,
+    stderr: Stdio,
+) -> (Child, Topology, sqlx::PgPool, Client) {
+    let topology = crate::helpers::topology_of(settings);
+    let worker = start_process(settings, stderr);
+    wait_consumer(&topology.request_queue("customer")).await;
+    let pool = crate::helpers::prepared(settings).await;
+    let client = Client::connect(AMQP_URL, topology.clone())
+        .await
+        .expect("client");
+    (worker, topology, pool, client)
+}
+
+/// Ask a worker process to stop, as an orchestrator does.
+async fn sigterm(worker: &Child) {
+    let pid = worker.id().expect("pid").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill -TERM");
+    assert!(status.success());
+}
+
 /// Wait (bounded) until a consumer is attached to the request queue.
 async fn wait_consumer(queue: &str) {
     let conn = connection::connect(AMQP_URL).await.expect("connect");
@@ -329,20 +333,7 @@ async fn wait_consumer(queue: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_stream_loses_nothing_and_applies_each_request_once() {
     let settings = test_settings(&["customer"]);
-    let topology = webhook_worker::transport::topology::Topology::new(
-        settings.connections.topology_prefix.clone(),
-        settings.queue_type,
-        settings.delivery_limit,
-    );
-    let mut first = start_process(&settings, Stdio::inherit());
-    wait_consumer(&topology.request_queue("customer")).await;
-    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
-        .await
-        .expect("db");
-    load_demo_data(&pool).await;
-    let client = Client::connect(AMQP_URL, topology.clone())
-        .await
-        .expect("client");
+    let (mut first, topology, pool, client) = start_on_demo_data(&settings, Stdio::inherit()).await;
     let run = unique();
     const N: usize = 300;
     let answered = Arc::new(AtomicUsize::new(0));
@@ -409,13 +400,7 @@ async fn a_worker_killed_mid_stream_loses_nothing_and_applies_each_request_once(
     pool.close().await;
 
     // SIGTERM: the second worker drains and exits 0.
-    let pid = second.id().expect("pid").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill -TERM");
-    assert!(status.success());
+    sigterm(&second).await;
     let exit = tokio::time::timeout(Duration::from_secs(60), second.wait())
         .await
         .expect("exits")

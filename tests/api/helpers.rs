@@ -467,6 +467,35 @@ pub async fn import(app: &TestWorker, data: Json) {
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
 }
 
+/// The pool of a database that a worker process created and migrated, with the demo data
+/// loaded (after the migration).
+pub async fn prepared(settings: &Settings) -> PgPool {
+    let pool = PgPool::connect(&settings.connections.database_url)
+        .await
+        .expect("db");
+    load_demo_data(&pool).await;
+    pool
+}
+
+/// The topology of a worker with `settings`.
+pub fn topology_of(settings: &Settings) -> Topology {
+    Topology::new(
+        settings.connections.topology_prefix.clone(),
+        settings.queue_type,
+        settings.delivery_limit,
+    )
+    .with_partitions(settings.partitions)
+}
+
+/// The stored name of customer `code`.
+pub async fn customer_name(pool: &PgPool, code: &str) -> String {
+    sqlx::query_scalar("SELECT name FROM sw_data_customer WHERE codecustomer = $1")
+        .bind(code)
+        .fetch_one(pool)
+        .await
+        .expect("the customer's row")
+}
+
 /// Leftovers of test runs killed before their cleanup (STYLE section 7), swept once per
 /// test process: databases `test_<id>` older than an hour, then queues and exchanges
 /// `t<id>.*` whose database is gone. A test creates its database before its topology and

@@ -12,9 +12,11 @@ use tokio::process::{Child, Command};
 
 use webhook_worker::call::{wait_reply, CallOptions, Client};
 use webhook_worker::config::Settings;
-use webhook_worker::transport::topology::{Topology, PARTITION_HEADER};
+use webhook_worker::transport::topology::PARTITION_HEADER;
 
-use crate::helpers::{cleanup, http_get, load_demo_data, test_settings, unique, AMQP_URL, WAIT};
+use crate::helpers::{
+    cleanup, customer_name, http_get, prepared, test_settings, topology_of, unique, AMQP_URL, WAIT,
+};
 
 /// A free local port for a worker's /metrics (bound, read, released).
 fn free_port() -> u16 {
@@ -101,24 +103,6 @@ async fn completed_puts(p: &Process) -> u64 {
         .filter(|l| l.starts_with("webhook_requests_completed_total") && l.contains("verb=\"PUT\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-async fn prepared(settings: &Settings) -> sqlx::PgPool {
-    // The first worker creates and migrates the database; the demo data goes in after.
-    let pool = sqlx::PgPool::connect(&settings.connections.database_url)
-        .await
-        .expect("db");
-    load_demo_data(&pool).await;
-    pool
-}
-
-fn topology_of(settings: &Settings) -> Topology {
-    Topology::new(
-        settings.connections.topology_prefix.clone(),
-        settings.queue_type,
-        settings.delivery_limit,
-    )
-    .with_partitions(settings.partitions)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,13 +243,10 @@ async fn in_partitioned_mode_one_codes_requests_stay_in_order_across_workers() {
                 "{code}"
             );
         }
-        let name: String =
-            sqlx::query_scalar("SELECT name FROM sw_data_customer WHERE codecustomer = $1")
-                .bind(&code)
-                .fetch_one(&pool)
-                .await
-                .expect("row");
-        assert_eq!(name, format!("v{}", VERSIONS - 1));
+        assert_eq!(
+            customer_name(&pool, &code).await,
+            format!("v{}", VERSIONS - 1)
+        );
     }
     // Each request was processed by exactly one worker: with a single active consumer per
     // partition, the other worker is a hot standby for it.
