@@ -17,11 +17,13 @@
 //!   shutdown drain waits for it: see startup.rs).
 //!
 //! A multiple ack covers every unacknowledged delivery up to its tag, so it is only ever
-//! sent for a tag whose own ack is unsent, and only when every earlier tag is finished.
+//! sent for a tag whose own ack is unsent, and only when every earlier tag is finished and
+//! none of them forgotten (a forgotten delivery is still the broker's to requeue).
 //! Delivery tags of a channel count from 1 and every one of them reaches the settler
 //! ([`Settler::ack`], [`Settler::requeue`] or [`Settler::forget`]): a tag that never did
 //! would hold the acks after it for [`HOLD`] each.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -142,15 +144,26 @@ impl Ack {
     }
 }
 
+/// Where a finished tag above `settled_to` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Its ack is unsent; it finished then.
+    Unsent(Instant),
+    /// Acked on its own, or requeued: the broker holds it no more.
+    Settled,
+    /// Dropped unsettled: the broker still holds it, and requeues it when the channel
+    /// closes. No multiple ack may cover it, so it ends every run that reaches it.
+    Forgotten,
+}
+
 /// The finished deliveries of a channel, pure bookkeeping (no I/O but the requeue).
 #[derive(Debug, Default)]
 struct Book {
-    /// Every tag up to this one is settled (or forgotten).
+    /// Every tag up to this one is settled.
     settled_to: u64,
-    /// Finished tags above `settled_to`: `Some(when)` while the ack is unsent, `None` once
-    /// settled (acked on its own, requeued, forgotten).
-    finished: BTreeMap<u64, Option<Instant>>,
-    /// How many of `finished` are `Some`.
+    /// Finished tags above `settled_to`.
+    finished: BTreeMap<u64, State>,
+    /// How many of `finished` are `Unsent`.
     unsent: usize,
 }
 
@@ -161,7 +174,7 @@ impl Book {
         }
         match settle {
             Settle::Ack => self.finish(tag, Instant::now()),
-            Settle::Forget => self.done(tag),
+            Settle::Forget => self.mark(tag, State::Forgotten),
             Settle::Requeue => {
                 let options = BasicNackOptions {
                     multiple: false,
@@ -170,21 +183,22 @@ impl Book {
                 if let Err(e) = channel.basic_nack(tag, options).await {
                     tracing::warn!(error = %e, tag, "nack failed; the broker will redeliver");
                 }
-                self.done(tag);
+                self.mark(tag, State::Settled);
             }
         }
     }
 
-    /// `tag`'s ack is to be sent.
+    /// `tag`'s ack is to be sent, unless the tag is in the book already.
     fn finish(&mut self, tag: u64, now: Instant) {
-        if self.finished.insert(tag, Some(now)).is_none() {
+        if let Entry::Vacant(entry) = self.finished.entry(tag) {
+            entry.insert(State::Unsent(now));
             self.unsent += 1;
         }
     }
 
-    /// `tag` needs no ack from us.
-    fn done(&mut self, tag: u64) {
-        if let Some(Some(_)) = self.finished.insert(tag, None) {
+    /// `tag` needs no ack from us: settled otherwise, or forgotten.
+    fn mark(&mut self, tag: u64, state: State) {
+        if let Some(State::Unsent(_)) = self.finished.insert(tag, state) {
             self.unsent -= 1;
         }
     }
@@ -196,7 +210,7 @@ impl Book {
         let behind = self
             .finished
             .range(run_end + 1..)
-            .filter_map(|(_, at)| *at)
+            .filter_map(|(_, state)| state.unsent_since())
             .min()
             .map(|at| at + HOLD);
         match (in_run, behind) {
@@ -205,18 +219,18 @@ impl Book {
         }
     }
 
-    /// The run of finished tags right after `settled_to`: its last tag, and when its oldest
-    /// unsent ack finished.
+    /// The run of finished tags right after `settled_to`, up to the first gap or forgotten
+    /// tag: its last tag, and when its oldest unsent ack finished.
     fn run(&self) -> (u64, Option<Instant>) {
         let mut end = self.settled_to;
         let mut oldest: Option<Instant> = None;
-        for (&tag, at) in &self.finished {
-            if tag != end + 1 {
+        for (&tag, state) in &self.finished {
+            if tag != end + 1 || *state == State::Forgotten {
                 break;
             }
             end = tag;
-            if let Some(at) = at {
-                oldest = Some(oldest.map_or(*at, |o| o.min(*at)));
+            if let Some(at) = state.unsent_since() {
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
             }
         }
         (end, oldest)
@@ -234,8 +248,8 @@ impl Book {
                 if *entry.key() > run_end {
                     break;
                 }
-                let (tag, at) = entry.remove_entry();
-                if at.is_some() {
+                let (tag, state) = entry.remove_entry();
+                if let State::Unsent(_) = state {
                     last_unsent = Some(tag);
                     self.unsent -= 1;
                 }
@@ -249,10 +263,10 @@ impl Book {
             }
         }
         // Behind a delivery still running: each on its own, once held long enough.
-        for (&tag, at) in self.finished.range_mut(self.settled_to + 1..) {
-            if let Some(when) = *at {
+        for (&tag, state) in self.finished.range_mut(self.settled_to + 1..) {
+            if let State::Unsent(when) = *state {
                 if force || now >= when + HOLD {
-                    *at = None;
+                    *state = State::Settled;
                     self.unsent -= 1;
                     sends.push(Ack {
                         tag,
@@ -262,6 +276,15 @@ impl Book {
             }
         }
         sends
+    }
+}
+
+impl State {
+    fn unsent_since(self) -> Option<Instant> {
+        match self {
+            State::Unsent(at) => Some(at),
+            State::Settled | State::Forgotten => None,
+        }
     }
 }
 
@@ -321,14 +344,31 @@ mod tests {
         let t = Instant::now();
         let mut book = Book::default();
         book.finish(1, t);
-        book.done(2); // requeued
-        book.done(3); // forgotten
+        book.mark(2, State::Settled); // requeued
+        book.mark(3, State::Settled); // acked alone
         assert_eq!(book.due(t + LINGER, false), vec![ack(1, true)]);
         assert_eq!(book.settled_to, 3);
         // A run of settled tags only: no frame, but the book moves on.
-        book.done(4);
+        book.mark(4, State::Settled);
         assert!(book.due(t, false).is_empty());
         assert_eq!(book.settled_to, 4);
+    }
+
+    #[test]
+    fn no_multiple_ack_covers_a_forgotten_tag() {
+        let t = Instant::now();
+        let mut book = Book::default();
+        book.finish(1, t);
+        book.mark(2, State::Forgotten); // still held by the broker
+        book.finish(3, t);
+        // 1 goes as a run; 3 waits behind 2 as behind a running delivery, then alone.
+        assert_eq!(book.due(t + LINGER, false), vec![ack(1, true)]);
+        assert_eq!(book.settled_to, 1);
+        assert_eq!(book.deadline(), Some(t + HOLD));
+        assert_eq!(book.due(t + HOLD, false), vec![ack(3, false)]);
+        book.finish(4, t + HOLD);
+        assert_eq!(book.due(t + HOLD, true), vec![ack(4, false)]);
+        assert_eq!((book.settled_to, book.unsent), (1, 0));
     }
 
     #[test]
@@ -350,8 +390,12 @@ mod tests {
         book.finish(2, t);
         book.finish(2, t);
         assert_eq!(book.unsent, 1);
-        book.done(2);
-        book.done(2);
+        book.mark(2, State::Settled);
+        book.mark(2, State::Settled);
         assert_eq!(book.unsent, 0);
+        // An ack after its requeue changes nothing: the count stays right.
+        book.finish(2, t);
+        assert_eq!(book.unsent, 0);
+        assert_eq!(book.finished.get(&2), Some(&State::Settled));
     }
 }
