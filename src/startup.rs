@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, Consumer};
+use lapin::{Channel, Connection, Consumer};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -155,10 +155,10 @@ impl Worker {
             tracing::info!(url = %safe_url(&self.settings.connections.amqp_url), "connected to RabbitMQ");
             self.metrics.broker_connected.set(1);
             self.readiness.set_broker(true);
-            let stopped = match self.serve_connection(&connection, &shared, &shutdown).await {
-                Ok(stopped) => {
+            let served = match self.serve_connection(&connection, &shared, &shutdown).await {
+                Ok(served) => {
                     failures = 0;
-                    stopped
+                    served
                 }
                 Err(e) => {
                     // A setup that fails at once (e.g. a queue declared elsewhere with other
@@ -174,13 +174,13 @@ impl Worker {
                         _ = shutdown.cancelled() => {}
                         _ = tokio::time::sleep(pause) => {}
                     }
-                    false
+                    Served::Lost
                 }
             };
             self.readiness.set_consumers(false);
             self.readiness.set_broker(false);
             self.metrics.broker_connected.set(0);
-            if stopped {
+            if let Served::Stopped(channels) = served {
                 drain(&shared.tracker, self.settings.shutdown_timeout()).await;
                 // Unacked deliveries go back to their queues when the connection closes.
                 match bounded(connection.close(200, "shutdown".into())).await {
@@ -190,6 +190,7 @@ impl Worker {
                         "the broker did not confirm the close; dropping the connection"
                     ),
                 }
+                drop(channels);
                 break;
             }
             tracing::warn!("lost the broker connection; reconnecting");
@@ -205,14 +206,14 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    /// Serve one broker connection. `Ok(true)`: shutdown was asked; `Ok(false)`: the
-    /// connection or a channel was lost and the caller reconnects.
+    /// Serve one broker connection, until shutdown is asked or the connection or a channel
+    /// is lost (the caller then reconnects).
     async fn serve_connection(
         &self,
         connection: &Connection,
         shared: &Shared,
         shutdown: &CancellationToken,
-    ) -> Result<bool, TransportError> {
+    ) -> Result<Served, TransportError> {
         let topology = topology_of(&self.settings);
         let declare = connection.create_channel().await?;
         topology.declare(&declare, &self.entities).await?;
@@ -259,7 +260,7 @@ impl Worker {
         }
         let depth_channel = connection.create_channel().await?;
         consumers.spawn(poll_dead_letter_depth(
-            depth_channel,
+            depth_channel.clone(),
             topology.clone(),
             self.entities.clone(),
             self.metrics.clone(),
@@ -288,8 +289,25 @@ impl Worker {
             }
         }
         consumers.shutdown().await;
-        Ok(stopped)
+        if !stopped {
+            return Ok(Served::Lost);
+        }
+        let mut held: Vec<Channel> = channels.into_iter().map(|(channel, _)| channel).collect();
+        held.extend([declare, depth_channel]);
+        held.extend(ctx.publisher.channels().await);
+        Ok(Served::Stopped(held))
     }
+}
+
+/// How serving a connection ended.
+enum Served {
+    /// Shutdown was asked. Every channel the connection opened, to be dropped only after
+    /// the connection is closed: lapin closes a channel whose last handle is dropped, and
+    /// such closes racing the connection's own close made lapin log "Connection error" at
+    /// every graceful stop.
+    Stopped(Vec<Channel>),
+    /// The connection or a channel was lost.
+    Lost,
 }
 
 /// What every connection's consumers share: per-code order, the in-flight bound, and the

@@ -43,6 +43,13 @@ impl Publisher {
         })
     }
 
+    /// Handles of its two channels (a channel closes itself when its last handle is
+    /// dropped: see startup.rs).
+    pub async fn channels(&self) -> [Channel; 2] {
+        let mandatory = self.mandatory.lock().await.clone();
+        [self.channel.clone(), mandatory]
+    }
+
     /// True while the shared channel is open; false after a channel or connection error,
     /// when the caller should reconnect and open a new `Publisher`.
     pub fn is_open(&self) -> bool {

@@ -185,6 +185,10 @@ async fn sigterm_lets_the_requests_in_progress_finish_and_acks_them() {
         !log.contains("lost the broker connection"),
         "a stop is not a lost connection:\n{log}"
     );
+    assert!(
+        !log.contains("ERROR"),
+        "a graceful stop logs no error:\n{log}"
+    );
     assert_eq!(
         crate::helpers::customer_name(&pool, &code).await,
         "after it"
