@@ -3,12 +3,13 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -117,4 +118,165 @@ async fn create_if_missing(options: &PgConnectOptions) -> Result<(), DatabaseErr
     // Closing is a courtesy: the connection is dropped anyway.
     let _ = admin.close().await;
     Ok(())
+}
+
+/// How long a connection may go from hand to hand without passing back through sqlx's
+/// pool, which then checks it (a round trip) and retires it past its `max_lifetime`.
+const KEEP_AT_MOST: Duration = Duration::from_secs(300);
+
+/// The worker's connections: sqlx's pool, and in front of it the connections the engine
+/// hands from one request to the next.
+///
+/// sqlx's pool runs a round trip on every connection it takes back (a `Sync`, then the
+/// wait for PostgreSQL's ReadyForQuery), in a task of its own: a GET, one statement, paid
+/// two round trips and two wake-ups of its backend (issue 8). A [`Lease`] whose use ended
+/// well ([`Lease::release`]: its statements completed, no transaction open) is kept here
+/// and given as it is to the next [`Db::acquire`]. Any other lease (an error, a rolled
+/// back transaction, a request cancelled mid-statement) goes back through sqlx's pool,
+/// which flushes what is pending (a queued ROLLBACK: its row locks are released at once)
+/// and closes the connection if it is broken.
+///
+/// Every user of the worker's connections goes through here: the kept connections are
+/// checked out of sqlx's pool, which may then have none left to give. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+    kept: Arc<Kept>,
+}
+
+struct Kept {
+    idle: std::sync::Mutex<Vec<KeptConnection>>,
+    /// One per connection of the pool: a holder is sure to find a kept connection or room
+    /// in sqlx's pool (its queue alone would never see the kept ones come back).
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+struct KeptConnection {
+    conn: PoolConnection<Postgres>,
+    /// When it last came out of sqlx's pool.
+    since: Instant,
+}
+
+/// A connection for one use. Dropped without [`Lease::release`], it goes back through
+/// sqlx's pool (see [`Db`]).
+pub struct Lease {
+    conn: Option<KeptConnection>,
+    clean: bool,
+    kept: Arc<Kept>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Db {
+    pub fn new(pool: PgPool) -> Db {
+        let size = pool.options().get_max_connections().max(1) as usize;
+        Db {
+            pool,
+            kept: Arc::new(Kept {
+                idle: std::sync::Mutex::new(Vec::with_capacity(size)),
+                permits: Arc::new(tokio::sync::Semaphore::new(size)),
+            }),
+        }
+    }
+
+    /// sqlx's pool (its size and settings; for connections, [`Db::acquire`]).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A connection: the last one kept, else one from sqlx's pool (waiting for its
+    /// `acquire_timeout` at most when every connection is in use).
+    pub async fn acquire(&self) -> Result<Lease, sqlx::Error> {
+        let permit = self
+            .kept
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let kept = self.kept.take();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => KeptConnection {
+                conn: self.pool.acquire().await?,
+                since: Instant::now(),
+            },
+        };
+        Ok(Lease {
+            conn: Some(conn),
+            clean: false,
+            kept: self.kept.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Connections open and not in use: kept here or idle in sqlx's pool.
+    pub fn num_idle(&self) -> usize {
+        self.pool.num_idle() + self.kept.len()
+    }
+
+    /// Give every kept connection back to sqlx's pool and close it (waits for the
+    /// connections in use).
+    pub async fn close(&self) {
+        self.kept.permits.close();
+        let kept = std::mem::take(&mut *self.kept.lock());
+        drop(kept);
+        self.pool.close().await;
+    }
+}
+
+impl Kept {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<KeptConnection>> {
+        // A poisoned lock only means a thread panicked while pushing or popping: the
+        // vector itself is whole.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self) -> Option<KeptConnection> {
+        self.lock().pop()
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Lease {
+    /// Its use ended well: every statement completed and no transaction is open. The
+    /// next request gets it as it is.
+    pub fn release(mut self) {
+        self.clean = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if self.clean && !self.kept.permits.is_closed() && conn.since.elapsed() < KEEP_AT_MOST {
+            self.kept.lock().push(conn);
+        }
+        // Otherwise dropped here: sqlx's pool takes it back, checked (the permit goes
+        // after this body, so a kept connection is there before the next holder looks).
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match &self.conn {
+            Some(kept) => &kept.conn,
+            None => unreachable!("a lease holds its connection until dropped"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match &mut self.conn {
+            Some(kept) => &mut kept.conn,
+            None => unreachable!("a lease holds its connection until dropped"),
+        }
+    }
 }

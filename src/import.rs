@@ -5,6 +5,7 @@
 use serde_json::{Map, Value as Json};
 use sqlx::PgPool;
 
+use crate::database::Db;
 use crate::engine::known::Known;
 use crate::engine::{self, Outcome};
 use crate::entities::Registry;
@@ -35,6 +36,7 @@ pub async fn import(
 ) -> Result<ImportSummary, ImportError> {
     let sections = data.as_object().ok_or(ImportError::Shape)?;
     let mut summary = ImportSummary::default();
+    let db = Db::new(pool.clone());
     for (entity, rows) in sections {
         let def = registry
             .get(entity)
@@ -61,7 +63,7 @@ pub async fn import(
                 body,
                 webhook_version: 1,
             };
-            match engine::apply(pool, registry, &Known::disabled(), def, &request, None).await {
+            match engine::apply(&db, registry, &Known::disabled(), def, &request, None).await {
                 Ok(applied) => match applied.outcome {
                     Outcome::Put { created: true, .. } => summary.created += 1,
                     _ => summary.updated += 1,

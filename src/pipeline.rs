@@ -9,12 +9,12 @@ use std::time::Instant;
 use lapin::message::Delivery;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
-use sqlx::PgPool;
 use tokio_retry::strategy::{jitter, ExponentialBackoff};
 use tokio_retry::RetryIf;
 use tracing::{field, Instrument};
 
 use crate::config::Settings;
+use crate::database::Db;
 use crate::engine::definition::EntityDef;
 use crate::engine::error::{EngineError, ErrorCode, FieldError};
 use crate::engine::known::Known;
@@ -38,7 +38,7 @@ pub const HEADER_VERB: &str = "verb";
 
 /// What every delivery of one broker connection shares.
 pub struct Context {
-    pub pool: PgPool,
+    pub db: Db,
     pub known: Arc<Known>,
     pub registry: Registry,
     pub topology: Topology,
@@ -201,14 +201,7 @@ async fn apply_with_retries(
                 ctx.metrics.retries.with_label_values(&[def.name]).inc();
                 tracing::warn!(attempt, "retrying after a transient fault");
             }
-            engine::apply(
-                &ctx.pool,
-                &ctx.registry,
-                &ctx.known,
-                def,
-                request,
-                message_id,
-            )
+            engine::apply(&ctx.db, &ctx.registry, &ctx.known, def, request, message_id)
         },
         EngineError::is_transient,
     )

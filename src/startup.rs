@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
-use crate::database::{self, DatabaseError};
+use crate::database::{self, DatabaseError, Db};
+use crate::engine::error::EngineError;
 use crate::engine::known::Known;
 use crate::entities::Registry;
 use crate::ops::http::{self, Readiness};
@@ -53,7 +54,7 @@ pub struct Worker {
     settings: Arc<Settings>,
     registry: Registry,
     entities: Vec<&'static str>,
-    pool: PgPool,
+    db: Db,
     known: Arc<Known>,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
@@ -83,7 +84,7 @@ impl Worker {
             settings: Arc::new(settings),
             registry,
             entities,
-            pool,
+            db: Db::new(pool),
             metrics: Arc::new(Metrics::new()?),
             readiness: Arc::new(Readiness::new()),
             listener: Some(listener),
@@ -103,7 +104,7 @@ impl Worker {
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.db.pool()
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
@@ -133,7 +134,7 @@ impl Worker {
             });
         }
         background.spawn(watch_database(
-            self.pool.clone(),
+            self.db.clone(),
             self.metrics.clone(),
             self.readiness.clone(),
             self.settings.clone(),
@@ -200,7 +201,7 @@ impl Worker {
         if bounded(background.wait()).await.is_none() {
             tracing::warn!("the metrics server or the database watcher did not stop in time");
         }
-        if bounded(self.pool.close()).await.is_none() {
+        if bounded(self.db.close()).await.is_none() {
             tracing::warn!("database connections were not returned in time");
         }
         tracing::info!("worker stopped");
@@ -218,7 +219,7 @@ impl Worker {
         let declare = connection.create_channel().await?;
         topology.declare(&declare, &self.entities).await?;
         let ctx = Arc::new(Context {
-            pool: self.pool.clone(),
+            db: self.db.clone(),
             known: self.known.clone(),
             registry: self.registry.clone(),
             topology: topology.clone(),
@@ -452,7 +453,7 @@ async fn drain(tracker: &TaskTracker, timeout: Duration) {
 
 /// Readiness and pool metrics for the database, and pruning of idempotency records.
 async fn watch_database(
-    pool: PgPool,
+    db: Db,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     settings: Arc<Settings>,
@@ -465,10 +466,10 @@ async fn watch_database(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let up = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+        let up = select_one(&db).await.is_ok();
         readiness.set_database(up);
         metrics.database_connected.set(up as i64);
-        let idle = pool.num_idle() as i64;
+        let idle = db.num_idle() as i64;
         metrics
             .db_pool_connections
             .with_label_values(&["idle"])
@@ -476,16 +477,31 @@ async fn watch_database(
         metrics
             .db_pool_connections
             .with_label_values(&["used"])
-            .set(pool.size() as i64 - idle);
+            .set(db.pool().size() as i64 - idle);
         if up && last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             last_prune = Some(tokio::time::Instant::now());
-            match crate::engine::idempotency::prune(&pool, settings.retention()).await {
+            match prune(&db, settings.retention()).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "pruned idempotency records"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning idempotency records failed"),
             }
         }
     }
+}
+
+/// A round trip to the database.
+async fn select_one(db: &Db) -> Result<(), sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    sqlx::query("SELECT 1").execute(&mut *conn).await?;
+    conn.release();
+    Ok(())
+}
+
+async fn prune(db: &Db, retention: Duration) -> Result<u64, EngineError> {
+    let mut conn = db.acquire().await?;
+    let n = crate::engine::idempotency::prune(&mut conn, retention).await?;
+    conn.release();
+    Ok(n)
 }
 
 /// Each new connection runs the served entities' statements once before it serves

@@ -467,7 +467,10 @@ async fn sections(bench: &Bench) -> Result<Report> {
     // A warm-up before measuring, as in any benchmark: the new worker's first requests
     // also meet PostgreSQL's first use of each statement and foreign key on each
     // connection. Reported as its own row, not in the percentiles.
-    let warm_up_n = ((half * WARM_UP_SECS) as usize).clamp(100, p.latency_requests);
+    // At least 100, at most the run's own size (`clamp` would panic below 100 requests).
+    let warm_up_n = ((half * WARM_UP_SECS) as usize)
+        .max(100)
+        .min(p.latency_requests);
     let (warm, steady_worker) = paced_puts(
         bench,
         &mut report,

@@ -5,7 +5,7 @@
 //! `record` then waits on the first one's key and finds it: it rolls back and answers with
 //! the first one's outcome.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use super::error::EngineError;
 use super::lookup::{Found, Lookup, Tag};
@@ -82,13 +82,16 @@ pub async fn record(
 }
 
 /// Remove records older than the retention (SPEC section 6, default 7 days).
-pub async fn prune(pool: &PgPool, retention: std::time::Duration) -> Result<u64, EngineError> {
+pub async fn prune(
+    conn: &mut PgConnection,
+    retention: std::time::Duration,
+) -> Result<u64, EngineError> {
     let seconds = retention.as_secs_f64();
     let n = sqlx::query(
         "DELETE FROM webhook_inbox WHERE created_at < now() - make_interval(secs => $1)",
     )
     .bind(seconds)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
     Ok(n)

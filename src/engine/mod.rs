@@ -20,8 +20,9 @@ pub mod warm;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
-use sqlx::PgPool;
+use sqlx::Connection;
 
+use crate::database::Db;
 use crate::entities::Registry;
 use crate::request::{Request, Verb};
 use definition::EntityDef;
@@ -78,7 +79,7 @@ pub struct Applied {
 /// back and run again without the cache, so that every error reply, and every answer from
 /// a record, is the one the database gives now.
 pub async fn apply(
-    pool: &PgPool,
+    db: &Db,
     registry: &Registry,
     known: &Known,
     def: &EntityDef,
@@ -86,14 +87,15 @@ pub async fn apply(
     message_id: Option<&str>,
 ) -> Result<Applied, EngineError> {
     if !request.verb.writes() {
-        let mut conn = pool.acquire().await?;
+        let mut conn = db.acquire().await?;
         let mut reads = Guess::new(known);
         let (Step::Done(outcome, _) | Step::Saved(outcome)) =
             run_verb(&mut conn, registry, def, request, None, &mut reads).await?;
+        conn.release();
         return Ok(Applied::new(outcome));
     }
     let dedup_id = message_id.filter(|id| !id.is_empty());
-    let applied = write_leaning_on(pool, registry, known, def, request, dedup_id).await?;
+    let applied = write_leaning_on(db, registry, known, def, request, dedup_id).await?;
     if forgets(def, request) {
         known.clear();
     }
@@ -103,7 +105,7 @@ pub async fn apply(
 /// A write: a PUT first with the cache's answers, then without them when that attempt
 /// did not succeed for a reason the cache may be part of (see [`apply`]).
 async fn write_leaning_on(
-    pool: &PgPool,
+    db: &Db,
     registry: &Registry,
     known: &Known,
     def: &EntityDef,
@@ -112,7 +114,7 @@ async fn write_leaning_on(
 ) -> Result<Applied, EngineError> {
     if request.verb == Verb::Put && known.enabled() {
         let mut guess = Guess::new(known);
-        match write(pool, registry, def, request, dedup_id, &mut guess).await {
+        match write(db, registry, def, request, dedup_id, &mut guess).await {
             Ok(Some(applied)) => return Ok(applied),
             Err(e) if e.is_transient() || !guess.guessed() => return Err(e),
             Err(EngineError::InvalidForeignKey(_)) => known.clear(),
@@ -121,7 +123,7 @@ async fn write_leaning_on(
     }
     let without = Known::disabled();
     let applied = write(
-        pool,
+        db,
         registry,
         def,
         request,
@@ -145,21 +147,27 @@ fn forgets(def: &EntityDef, request: &Request) -> bool {
 
 /// A write in one transaction. `Ok(None)`: the attempt leaned on the cache and must run
 /// again without it (its idempotency record was taken and is unreadable here).
+///
+/// The connection is released for the next request only after a COMMIT or ROLLBACK that
+/// completed; on any other way out it goes back through sqlx's pool, which sends the
+/// ROLLBACK queued by the dropped transaction at once (database.rs).
 async fn write(
-    pool: &PgPool,
+    db: &Db,
     registry: &Registry,
     def: &EntityDef,
     request: &Request,
     dedup_id: Option<&str>,
     guess: &mut Guess<'_>,
 ) -> Result<Option<Applied>, EngineError> {
-    let mut tx = pool.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let step = match run_verb(&mut tx, registry, def, request, dedup_id, guess).await {
         Ok(step) => step,
         Err(e) => {
             drop(tx); // rolled back
+            drop(conn); // before `saved` takes a connection of its own
             return Err(match (dedup_id, e.is_transient()) {
-                (Some(id), false) => match saved(pool, id, def.name).await {
+                (Some(id), false) => match saved(db, id, def.name).await {
                     // A delivery of the same message that ran at the same time applied it
                     // (this one then failed, e.g. its recoding origin was gone): its outcome.
                     Some(outcome) => return Ok(Some(Applied::deduplicated(outcome))),
@@ -173,6 +181,7 @@ async fn write(
         Step::Done(outcome, previous) => (outcome, previous),
         Step::Saved(outcome) => {
             tx.rollback().await?;
+            conn.release();
             return Ok(Some(Applied::deduplicated(outcome)));
         }
     };
@@ -180,7 +189,8 @@ async fn write(
         let overwrite = matches!(previous, Previous::Unreadable);
         if !idempotency::record(&mut tx, id, def.name, &outcome, overwrite).await? {
             tx.rollback().await?;
-            return match saved(pool, id, def.name).await {
+            conn.release();
+            return match saved(db, id, def.name).await {
                 Some(outcome) => Ok(Some(Applied::deduplicated(outcome))),
                 None if guess.unchecked => Ok(None),
                 None => Err(EngineError::Database(sqlx::Error::Protocol(format!(
@@ -190,6 +200,7 @@ async fn write(
         }
     }
     tx.commit().await?;
+    conn.release();
     Ok(Some(Applied::new(outcome)))
 }
 
@@ -210,10 +221,14 @@ impl Applied {
 
 /// The outcome saved for a message by another delivery, read outside the failed
 /// transaction. A fault reading it is no answer: the caller reports its own error.
-async fn saved(pool: &PgPool, message_id: &str, entity: &str) -> Option<Outcome> {
-    let mut conn = pool.acquire().await.ok()?;
-    match idempotency::check(&mut conn, message_id, entity).await {
-        Ok(Previous::Saved(outcome)) => Some(outcome),
+async fn saved(db: &Db, message_id: &str, entity: &str) -> Option<Outcome> {
+    let mut conn = db.acquire().await.ok()?;
+    let previous = idempotency::check(&mut conn, message_id, entity)
+        .await
+        .ok()?;
+    conn.release();
+    match previous {
+        Previous::Saved(outcome) => Some(outcome),
         _ => None,
     }
 }

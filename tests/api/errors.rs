@@ -15,6 +15,7 @@ use lapin::types::AMQPValue;
 use serde_json::{json, Value as Json};
 
 use webhook_worker::call::{CallOptions, Reply};
+use webhook_worker::database::Db;
 use webhook_worker::engine;
 use webhook_worker::engine::known::Known;
 use webhook_worker::entities::Registry;
@@ -721,7 +722,8 @@ async fn two_deliveries_of_one_recoding_put_at_once_apply_it_once_and_answer_ali
             let message_id = message_id.clone();
             tokio::spawn(async move {
                 let def = registry.get(ENTITY).expect("customer");
-                engine::apply(&pool, &registry, &known, def, &request, Some(&message_id)).await
+                let db = Db::new(pool);
+                engine::apply(&db, &registry, &known, def, &request, Some(&message_id)).await
             })
         })
         .collect();

@@ -9,6 +9,7 @@ use serde_json::{json, Value as Json};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
+use webhook_worker::database::Db;
 use webhook_worker::engine::known::Known;
 use webhook_worker::engine::{self, Applied, Outcome};
 use webhook_worker::entities::Registry;
@@ -37,7 +38,9 @@ async fn apply(pool: &PgPool, known: &Known, body: &Json, message_id: &str) -> A
     let request = request::decode(&envelope, 1 << 20).expect("decodes");
     let registry = Registry::standard();
     let def = registry.get(ENTITY).expect("customer");
-    engine::apply(pool, &registry, known, def, &request, Some(message_id))
+    // A `Db` of its own: the connection is back in `pool` once it is dropped.
+    let db = Db::new(pool.clone());
+    engine::apply(&db, &registry, known, def, &request, Some(message_id))
         .await
         .unwrap_or_else(|e| panic!("{body}: {e}"))
 }
