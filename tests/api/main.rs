@@ -2,6 +2,7 @@
 //! and a topology prefix per test, so tests run in parallel and repeatedly.
 
 mod assertions;
+mod connections;
 mod contract;
 mod customer;
 mod delivery;
