@@ -46,6 +46,7 @@ async fn quick_bench_writes_every_key() {
         "put_p999_ms",
         "get_per_s",
         "get_db_ceiling_per_s",
+        "get_broker_closed_loop_per_s",
         "get_ratio",
         "list_contains_p99_ms",
         "list_table_rows",
@@ -65,6 +66,25 @@ async fn quick_bench_writes_every_key() {
         );
     }
     assert_eq!(json["params"]["n"], 200);
+    // The GET's comparator is the null worker's closed loop run around it, on every table.
+    let gets: Vec<&Json> = json["reads"]
+        .as_array()
+        .map(|points| {
+            points
+                .iter()
+                .filter(|p| p["kind"] == "get_extended_by_code")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!gets.is_empty(), "{text}");
+    for get in gets {
+        assert!(
+            get["broker_closed_loop_per_s"]
+                .as_f64()
+                .is_some_and(|r| r > 0.0),
+            "{get}"
+        );
+    }
     assert_eq!(json["quick"], true);
     assert_eq!(json["list_table_rows"], 2_000);
     assert_eq!(json["scale_in_flight"].as_array().map(Vec::len), Some(2));

@@ -692,6 +692,11 @@ async fn reads_with(
             ),
         ];
         for (label, n, kind) in kinds {
+            let bracketed = matches!(kind, load::ReadKind::GetByCode);
+            let before = match bracketed {
+                true => Some(null_closed_loop(bench, report, n, "before").await?),
+                false => None,
+            };
             step(&format!("reads: {label}, {rows} rows, {n} requests"));
             let body = move |_: &str, i: usize| load::read_body(kind, rows, i);
             let meter = cpu::Meter::start();
@@ -701,6 +706,13 @@ async fn reads_with(
                     .stop(&format!("{}, {rows} rows", kind.name()), n)
                     .await,
             );
+            let broker_closed_loop_per_s = match before {
+                Some(before) => {
+                    let after = null_closed_loop(bench, report, n, "after").await?;
+                    Some((before + after) / 2.0)
+                }
+                None => None,
+            };
             let rate = max.reply_rate_from_first_send().max(1.0);
             let paced = run_live(bench, worker, n, Mode::Paced(rate / 2.0), body).await?;
             let l = paced.latencies_ms();
@@ -711,6 +723,7 @@ async fn reads_with(
                 p50_ms: report::percentile(&l, 50.0),
                 p99_ms: report::percentile(&l, 99.0),
                 p999_ms: report::percentile(&l, 99.9),
+                broker_closed_loop_per_s,
             };
             report.rows.push(Row::read(label, &point, &max));
             report.reads.push(point);
@@ -728,6 +741,22 @@ async fn reads_with(
     let script = ceilings::write_get_script(&bench.work_dir, registry, loaded)?;
     report.get_db_ceiling_per_s = ceilings::pgbench(bench, url, &script).await?;
     Ok(())
+}
+
+/// The null worker's closed loop of `n` requests, `when` the GET run beside it: its
+/// rate from the first send.
+async fn null_closed_loop(bench: &Bench, report: &mut Report, n: usize, when: &str) -> Result<f64> {
+    let window = bench.params.read_window;
+    step(&format!(
+        "broker ceiling {when} the GET run: null worker, {n} requests, {window} outstanding"
+    ));
+    let null = ceilings::null_worker(bench, n, Mode::Closed(window)).await?;
+    report.rows.push(Row::paced(
+        &format!("null worker, closed loop {window}, {when} the GET run"),
+        &null,
+        f64::NAN,
+    ));
+    Ok(null.reply_rate_from_first_send())
 }
 
 /// N requests to a running worker (GET/LIST/PUT), with a fresh client and code tag.
