@@ -19,9 +19,18 @@ pub struct Reply {
     pub body: Json,
 }
 
+/// The first allocation of a reply's bytes.
+const REPLY_CAPACITY: usize = 8 * 1024;
+
 impl Reply {
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
+        // A GET extended is ~4 KB: sized up front instead of doubling from empty, a copy
+        // of the whole text each time (issue 8).
+        let mut bytes = Vec::with_capacity(REPLY_CAPACITY);
+        match serde_json::to_writer(&mut bytes, &self.body) {
+            Ok(()) => bytes,
+            Err(_) => Vec::new(),
+        }
     }
 }
 
