@@ -2,17 +2,25 @@
 //! is, without sqlx's round trip on release; any other goes back through sqlx's pool,
 //! which must end a transaction left open at once, so that its locks go with it.
 
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
+use webhook_worker::config::Settings;
 use webhook_worker::database::{self, Db};
 
 use crate::helpers::{cleanup, test_settings, topology_of, WAIT};
 
+/// A database of its own, its pool of one connection, and a `Db` over it.
+async fn one_connection() -> (Settings, PgPool, Db) {
+    let settings = test_settings(&[]);
+    let pool = database::prepare(&settings.connections.database_url, 1, 0)
+        .await
+        .expect("the database");
+    let db = Db::new(pool.clone());
+    (settings, pool, db)
+}
+
 #[tokio::test]
 async fn a_released_connection_serves_the_next_use_and_close_gives_it_back() {
-    let settings = test_settings(&[]);
-    let url = &settings.connections.database_url;
-    let pool = database::prepare(url, 1, 0).await.expect("the database");
-    let db = Db::new(pool.clone());
+    let (settings, pool, db) = one_connection().await;
 
     let mut first = db.acquire().await.expect("a connection");
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -44,10 +52,8 @@ async fn a_released_connection_serves_the_next_use_and_close_gives_it_back() {
 
 #[tokio::test]
 async fn a_lease_dropped_in_a_transaction_is_rolled_back_at_once_and_not_handed_on() {
-    let settings = test_settings(&[]);
+    let (settings, pool, db) = one_connection().await;
     let url = &settings.connections.database_url;
-    let pool = database::prepare(url, 1, 0).await.expect("the database");
-    let db = Db::new(pool.clone());
 
     let mut lease = db.acquire().await.expect("a connection");
     let mut tx = lease.begin().await.expect("begin");
