@@ -1,5 +1,7 @@
 //! GET: one row by code, within the webhook's read scope, rendered for its result type.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value as Json};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
@@ -7,9 +9,13 @@ use super::definition::{EntityDef, Scope};
 use super::error::EngineError;
 use super::known::Known;
 use super::render::{result_of_block, Projection};
-use super::sql::column;
+use super::sql::{column, TextCache};
 use crate::entities::Registry;
-use crate::request::Request;
+use crate::request::{Request, ResultType};
+
+/// The GET statement of each (entity, result type).
+static STATEMENTS: LazyLock<TextCache<(&'static str, ResultType)>> =
+    LazyLock::new(|| TextCache::new(256));
 
 /// Which scope list applies.
 #[derive(Debug, Clone, Copy)]
@@ -52,15 +58,22 @@ pub async fn get(
     code: &str,
 ) -> Result<Map<String, Json>, EngineError> {
     let projection = Projection::new(def, request.result_type);
-    let mut qb = QueryBuilder::new("");
-    projection.push_select_from(&mut qb);
-    qb.push(" WHERE ")
-        .push(column("t", def.code_field()))
-        .push(" = ")
-        .push_bind(code.to_string());
-    push_scope(&mut qb, def, Access::Read);
-    let row = qb
-        .build()
+    // The text once per entity and result type (sql::TextCache); the values bound.
+    let text = STATEMENTS.get_or_build((def.name, request.result_type), || {
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        projection.push_select_from(&mut qb);
+        qb.push(" WHERE ")
+            .push(column("t", def.code_field()))
+            .push(" = ")
+            .push_bind("");
+        push_scope(&mut qb, def, Access::Read);
+        qb.into_sql()
+    });
+    let mut query = sqlx::query(&text).bind(code);
+    if let Some(codes) = scope_codes(def, Access::Read) {
+        query = query.bind(codes);
+    }
+    let row = query
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| EngineError::NotFound(format!("{} {code:?} does not exist", def.name)))?;
