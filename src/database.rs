@@ -183,15 +183,14 @@ impl Db {
         &self.pool
     }
 
-    /// A connection: the last one kept, else one from sqlx's pool (waiting for its
-    /// `acquire_timeout` at most when every connection is in use).
+    /// A connection: the last one kept, else one from sqlx's pool. When every connection
+    /// is in use, waits for one at most the pool's `acquire_timeout`, then fails with
+    /// `PoolTimedOut` (a transient fault), as sqlx's own acquire does.
     pub async fn acquire(&self) -> Result<Lease, sqlx::Error> {
-        let permit = self
-            .kept
-            .permits
-            .clone()
-            .acquire_owned()
+        let wait = self.pool.options().get_acquire_timeout();
+        let permit = tokio::time::timeout(wait, self.kept.permits.clone().acquire_owned())
             .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let kept = self.kept.take();
         let conn = match kept {

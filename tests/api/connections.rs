@@ -2,6 +2,9 @@
 //! is, without sqlx's round trip on release; any other goes back through sqlx's pool,
 //! which must end a transaction left open at once, so that its locks go with it.
 
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use webhook_worker::config::Settings;
 use webhook_worker::database::{self, Db};
@@ -97,5 +100,36 @@ async fn a_lease_dropped_in_a_transaction_is_rolled_back_at_once_and_not_handed_
     }
     next.release();
     db.close().await;
+    cleanup(&settings, &topology_of(&settings)).await;
+}
+
+#[tokio::test]
+async fn a_request_waiting_for_a_connection_gives_up_after_the_pools_acquire_timeout() {
+    let (settings, pool, _) = one_connection().await;
+    let short = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(200))
+        .connect(&settings.connections.database_url)
+        .await
+        .expect("a pool with a short acquire timeout");
+    let db = Db::new(short.clone());
+
+    let held = db.acquire().await.expect("the one connection");
+    let waited = tokio::time::timeout(WAIT, db.acquire())
+        .await
+        .expect("the wait is bounded");
+    assert!(
+        matches!(waited, Err(sqlx::Error::PoolTimedOut)),
+        "a transient fault, as sqlx's own acquire gives: {:?}",
+        waited.err()
+    );
+    held.release();
+    let again = tokio::time::timeout(WAIT, db.acquire())
+        .await
+        .expect("the released connection comes at once")
+        .expect("a connection");
+    again.release();
+    db.close().await;
+    pool.close().await;
     cleanup(&settings, &topology_of(&settings)).await;
 }
