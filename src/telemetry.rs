@@ -3,6 +3,8 @@
 //!
 //! It must not know what is logged: spans and fields are the callers' business.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: the filter comes from `RUST_LOG` when set and valid, else
@@ -15,8 +17,11 @@ pub fn init_subscriber(json: bool, default_filter: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or a container's log gets plain text, and the
+    // worker does not pay for escape codes in every request span's fields (issue 8).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // Err only means a subscriber is already installed: keep it, as documented above.
     let _ = if json {
