@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::engine::error::{ErrorCode, FieldError};
+use crate::engine::render::JsonText;
 use crate::engine::Outcome;
 
 /// `status` header and body field values.
@@ -17,6 +18,8 @@ pub struct Reply {
     /// `verb` header: the request's verb, or `UNKNOWN` when the body names no known verb.
     pub verb: String,
     pub body: Json,
+    /// A result already written as JSON text (a GET's): the body's last key, `result`.
+    pub result_text: Option<JsonText>,
 }
 
 /// The first allocation of a reply's bytes.
@@ -27,10 +30,17 @@ impl Reply {
         // A GET extended is ~4 KB: sized up front instead of doubling from empty, a copy
         // of the whole text each time (issue 8).
         let mut bytes = Vec::with_capacity(REPLY_CAPACITY);
-        match serde_json::to_writer(&mut bytes, &self.body) {
-            Ok(()) => bytes,
-            Err(_) => Vec::new(),
+        if serde_json::to_writer(&mut bytes, &self.body).is_err() {
+            return Vec::new();
         }
+        if let (Some(result), Some(b'}')) = (&self.result_text, bytes.last()) {
+            // The body is an object: its closing brace makes way for the result.
+            bytes.pop();
+            bytes.extend_from_slice(b",\"result\":");
+            bytes.extend_from_slice(result.as_bytes());
+            bytes.push(b'}');
+        }
+        bytes
     }
 }
 
@@ -47,11 +57,11 @@ fn head(status: &str, entity: &str, verb: &str, code: Option<&str>) -> Map<Strin
 
 /// The reply of an applied request.
 pub fn ok(entity: &str, outcome: Outcome) -> Reply {
+    let mut result_text = None;
     let (verb, body) = match outcome {
         Outcome::Get { code, result } => {
-            let mut body = head(STATUS_OK, entity, "GET", Some(&code));
-            body.insert("result".into(), Json::Object(result));
-            ("GET", body)
+            result_text = Some(result);
+            ("GET", head(STATUS_OK, entity, "GET", Some(&code)))
         }
         Outcome::List {
             result,
@@ -90,6 +100,7 @@ pub fn ok(entity: &str, outcome: Outcome) -> Reply {
         status: STATUS_OK,
         verb: verb.to_string(),
         body: Json::Object(body),
+        result_text,
     }
 }
 
@@ -111,6 +122,7 @@ pub fn error(
         status: STATUS_ERROR,
         verb: verb.to_string(),
         body: Json::Object(body),
+        result_text: None,
     }
 }
 
@@ -135,6 +147,26 @@ mod tests {
             keys,
             ["status", "entity", "verb", "code", "created", "result"]
         );
+    }
+
+    #[test]
+    fn get_reply_writes_its_result_text_last() {
+        let block = json!({"customer": {"codecustomer": "C1", "name": "A \"B\""}});
+        let result: JsonText = serde_json::from_value(block.clone()).unwrap();
+        let reply = ok(
+            "customer",
+            Outcome::Get {
+                code: "C1".into(),
+                result,
+            },
+        );
+        let text = String::from_utf8(reply.to_bytes()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"status":"ok","entity":"customer","verb":"GET","code":"C1","result":{"customer":{"codecustomer":"C1","name":"A \"B\""}}}"#
+        );
+        let body: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["result"], block);
     }
 
     #[test]

@@ -2,13 +2,12 @@
 
 use std::sync::LazyLock;
 
-use serde_json::{Map, Value as Json};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::definition::{EntityDef, Scope};
 use super::error::EngineError;
 use super::known::Known;
-use super::render::{result_of_block, Projection};
+use super::render::{result_text, JsonText, Projection};
 use super::sql::{column, TextCache};
 use crate::entities::Registry;
 use crate::request::{Request, ResultType};
@@ -56,7 +55,7 @@ pub async fn get(
     def: &EntityDef,
     request: &Request,
     code: &str,
-) -> Result<Map<String, Json>, EngineError> {
+) -> Result<JsonText, EngineError> {
     let projection = Projection::new(def, request.result_type);
     // The text once per entity and result type (sql::TextCache); the values bound.
     let text = STATEMENTS.get_or_build((def.name, request.result_type), || {
@@ -77,8 +76,14 @@ pub async fn get(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| EngineError::NotFound(format!("{} {code:?} does not exist", def.name)))?;
-    let block = projection.block(conn, known, row).await?;
-    let (_, result) =
-        result_of_block(conn, registry, known, &projection, block, request.settings).await?;
-    Ok(result)
+    result_text(
+        conn,
+        registry,
+        known,
+        &projection,
+        &row,
+        code,
+        request.settings,
+    )
+    .await
 }

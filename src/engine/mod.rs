@@ -38,7 +38,8 @@ use put::Guess;
 pub enum Outcome {
     Get {
         code: String,
-        result: Map<String, Json>,
+        /// Written straight from the row (render.rs, issue 8).
+        result: render::JsonText,
     },
     List {
         result: Map<String, Json>,

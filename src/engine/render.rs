@@ -96,27 +96,15 @@ impl<'a> Projection<'a> {
         known: &Known,
         rows: &[PgRow],
     ) -> Result<Vec<BlockAndRelated>, EngineError> {
+        let labels = self.labels(conn, known, rows).await?;
+        let capacity = self.fields.len() + usize::from(self.dynamic) * 8;
         let mut blocks = Vec::with_capacity(rows.len());
-        let mut codes = Vec::new();
         for row in rows {
-            let (block, related) = self.raw_block(row)?;
-            for &i in &self.labelled {
-                if let Some(Json::String(code)) = block.get(self.fields[i].json) {
-                    codes.push(code.clone());
-                }
-            }
+            let mut block = Map::with_capacity(capacity);
+            let related = self.visit(row, &labels, |key, value| {
+                block.insert(key.to_string(), Json::String(value.to_string()));
+            })?;
             blocks.push((block, related));
-        }
-        if codes.is_empty() {
-            return Ok(blocks);
-        }
-        let labels = Labels::of(conn, known, codes).await?;
-        for (block, _) in &mut blocks {
-            for &i in &self.labelled {
-                if let Some(Json::String(text)) = block.get_mut(self.fields[i].json) {
-                    *text = labels.get(text).to_string();
-                }
-            }
         }
         Ok(blocks)
     }
@@ -132,17 +120,79 @@ impl<'a> Projection<'a> {
         Ok(blocks.pop().unwrap_or_default())
     }
 
-    /// A row as a block with its generictype codes as stored.
+    /// The one row's block written onto `out` as a JSON object, the same keys and values
+    /// as [`block`](Self::block) gives, without a map between (issue 8: the map of ~90
+    /// keys, its hashing and its ~180 strings were a sixth of a GET's instructions).
+    /// Returns the stored codes of its related blocks.
+    pub async fn write_block(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        row: &PgRow,
+        out: &mut Vec<u8>,
+    ) -> Result<Vec<Option<String>>, EngineError> {
+        let labels = self.labels(conn, known, std::slice::from_ref(row)).await?;
+        out.push(b'{');
+        let mut first = true;
+        let related = self.visit(row, &labels, |key, value| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            push_json_str(out, key);
+            out.push(b':');
+            push_json_str(out, value);
+        })?;
+        out.push(b'}');
+        Ok(related)
+    }
+
+    /// The labels of the generictype codes in `rows`: those the cache knows, the others
+    /// read in one statement (none when every code is empty).
+    async fn labels(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        rows: &[PgRow],
+    ) -> Result<Labels, EngineError> {
+        let mut codes = Vec::new();
+        for row in rows {
+            for &i in &self.labelled {
+                match row.try_get_unchecked::<Option<&str>, _>(i)? {
+                    Some(code) if !code.is_empty() => codes.push(code.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        if codes.is_empty() {
+            return Ok(Labels::default());
+        }
+        Labels::of(conn, known, codes).await
+    }
+
+    /// Each key and value of a row's block, in the seed's order, to `field`: the
+    /// generictype codes as their labels (`""` when empty or unknown), then the dynamic
+    /// fields as `v_<name>` sorted by name. Returns the stored codes of its related blocks.
     ///
     /// Every column of the projection is text-like (`push_columns`: text casts, varchar
-    /// codes), read as a `String` without sqlx's per-column type check, which was ~3% of
-    /// a GET's instructions (callgrind, issue 8); the UTF-8 check stays.
-    fn raw_block(&self, row: &PgRow) -> Result<BlockAndRelated, EngineError> {
-        // Sized once: ~90 fields grew the map (and rehashed its index) six times (issue 8).
-        let mut block = Map::with_capacity(self.fields.len() + usize::from(self.dynamic) * 8);
+    /// codes), read as `&str` without sqlx's per-column type check, which was ~3% of a
+    /// GET's instructions (callgrind, issue 8); the UTF-8 check stays.
+    fn visit(
+        &self,
+        row: &PgRow,
+        labels: &Labels,
+        mut field: impl FnMut(&str, &str),
+    ) -> Result<Vec<Option<String>>, EngineError> {
+        let mut labelled = self.labelled.iter().peekable();
         for (i, f) in self.fields.iter().enumerate() {
-            let v: Option<String> = row.try_get_unchecked(i)?;
-            block.insert(f.json.to_string(), Json::String(v.unwrap_or_default()));
+            let value: &str = row
+                .try_get_unchecked::<Option<&str>, _>(i)?
+                .unwrap_or_default();
+            if labelled.next_if_eq(&&i).is_some() {
+                field(f.json, labels.get(value));
+            } else {
+                field(f.json, value);
+            }
         }
         let n = self.fields.len();
         let mut related = Vec::with_capacity(self.related.len());
@@ -150,9 +200,9 @@ impl<'a> Projection<'a> {
             related.push(row.try_get_unchecked::<Option<String>, _>(n + i)?);
         }
         if self.dynamic {
-            let raw: Option<String> = row.try_get_unchecked(n + self.related.len())?;
+            let raw: Option<&str> = row.try_get_unchecked(n + self.related.len())?;
             let values: Map<String, Json> = raw
-                .and_then(|r| serde_json::from_str(&r).ok())
+                .and_then(|r| serde_json::from_str(r).ok())
                 .unwrap_or_default();
             let mut names: Vec<_> = values.into_iter().collect();
             names.sort_by(|a, b| a.0.cmp(&b.0));
@@ -162,10 +212,10 @@ impl<'a> Projection<'a> {
                     Json::Null => String::new(),
                     other => other.to_string(),
                 };
-                block.insert(format!("v_{name}"), Json::String(text));
+                field(&format!("v_{name}"), &text);
             }
         }
-        Ok((block, related))
+        Ok(related)
     }
 
     /// The `related` object of extendedRelated: each referenced row as its own entity's
@@ -225,7 +275,7 @@ impl<'a> Projection<'a> {
 }
 
 /// Render one entity row's block (`Projection::blocks`) as a GET result: the block, then
-/// `related` and `indicators` when asked. `code` is the row's code.
+/// [`extras`]. Returns the row's code with it.
 pub async fn result_of_block(
     conn: &mut PgConnection,
     registry: &Registry,
@@ -240,30 +290,158 @@ pub async fn result_of_block(
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_string();
+    let extras = extras(
+        conn,
+        registry,
+        known,
+        projection,
+        &code,
+        &related_codes,
+        settings,
+    )
+    .await?;
     let mut result = Map::new();
     result.insert(def.block.to_string(), Json::Object(block));
-    if !projection.related.is_empty() {
-        let related = projection
-            .related_blocks(conn, registry, known, &related_codes)
-            .await?;
-        result.insert("related".into(), Json::Array(vec![Json::Object(related)]));
-    }
-    if let (true, Some(spec)) = (settings.get_partners, &def.partners) {
-        let partners = partners(conn, registry, spec, &code).await?;
-        result.insert("partners".into(), Json::Array(partners));
-    }
-    if settings.get_indicators && def.indicators.is_some() {
-        let indicators = indicators(conn, registry, known, def, &code).await?;
-        result.insert(
-            "indicators".into(),
-            Json::Array(vec![Json::Object(indicators)]),
-        );
+    for (key, value) in extras {
+        result.insert(key.to_string(), value);
     }
     Ok((code, result))
 }
 
+/// [`result_of_block`] of one row written as JSON text, the block straight from the row
+/// ([`Projection::write_block`]). `code` is the row's code.
+pub async fn result_text(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    known: &Known,
+    projection: &Projection<'_>,
+    row: &PgRow,
+    code: &str,
+    settings: Settings,
+) -> Result<JsonText, EngineError> {
+    // A GET extended is ~4 KB: sized once.
+    let mut out = Vec::with_capacity(8 * 1024);
+    out.push(b'{');
+    push_json_str(&mut out, projection.def.block);
+    out.push(b':');
+    let related_codes = projection.write_block(conn, known, row, &mut out).await?;
+    for (key, value) in extras(
+        conn,
+        registry,
+        known,
+        projection,
+        code,
+        &related_codes,
+        settings,
+    )
+    .await?
+    {
+        out.push(b',');
+        push_json_str(&mut out, key);
+        out.push(b':');
+        // A Value (string keys) into a Vec cannot fail to serialize.
+        let _ = serde_json::to_writer(&mut out, &value);
+    }
+    out.push(b'}');
+    Ok(JsonText(out))
+}
+
+/// What a result shows after the entity block, when asked (SPEC 3): `related`,
+/// `partners` and `indicators`, in that order. `code` is the row's code and
+/// `related_codes` the stored codes of its related blocks.
+async fn extras(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    known: &Known,
+    projection: &Projection<'_>,
+    code: &str,
+    related_codes: &[Option<String>],
+    settings: Settings,
+) -> Result<Vec<(&'static str, Json)>, EngineError> {
+    let def = projection.def;
+    let mut extras = Vec::new();
+    if !projection.related.is_empty() {
+        let related = projection
+            .related_blocks(conn, registry, known, related_codes)
+            .await?;
+        extras.push(("related", Json::Array(vec![Json::Object(related)])));
+    }
+    if let (true, Some(spec)) = (settings.get_partners, &def.partners) {
+        let partners = partners(conn, registry, spec, code).await?;
+        extras.push(("partners", Json::Array(partners)));
+    }
+    if settings.get_indicators && def.indicators.is_some() {
+        let indicators = indicators(conn, registry, known, def, code).await?;
+        extras.push(("indicators", Json::Array(vec![Json::Object(indicators)])));
+    }
+    Ok(extras)
+}
+
+/// JSON text written straight from a row: a GET's result (issue 8). It stands for the
+/// value it holds: equal when the texts are, (de)serialized as that value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonText(Vec<u8>);
+
+impl JsonText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value (`Null` if the text were not JSON, which the writers here never give).
+    pub fn to_json(&self) -> Json {
+        serde_json::from_slice(&self.0).unwrap_or(Json::Null)
+    }
+}
+
+impl serde::Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Json::deserialize(deserializer)?;
+        Ok(JsonText(value.to_string().into_bytes()))
+    }
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it (`"`, `\`, control characters;
+/// nothing else), so that a block written here is the text serde_json would write.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
 /// The `originalCode` of generictype codes (SPEC 3: a generictype foreign key is shown as
 /// its originalCode; `""` for an empty key or a code without one).
+#[derive(Default)]
 pub struct Labels(HashMap<String, String>);
 
 impl Labels {
@@ -451,4 +629,48 @@ async fn live_count(
         .fetch_one(&mut *conn)
         .await?
         .try_get::<i64, _>(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all_bytes = String::new();
+        for c in (0u8..=0x7f).map(char::from) {
+            all_bytes.push(c);
+        }
+        let cases = [
+            "",
+            "plain",
+            "A \"quoted\" \\ name\twith\nlines\r",
+            "\u{0}\u{1}\u{8}\u{b}\u{c}\u{1f}\u{7f}",
+            "é 😀 </script> \u{2028}",
+            all_bytes.as_str(),
+        ];
+        for s in cases {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn json_text_stands_for_its_value() {
+        let value = serde_json::json!({"customer": {"b": "1", "a": ["x"]}});
+        let text: JsonText = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(text.to_json(), value);
+        assert_eq!(serde_json::to_value(&text).unwrap(), value);
+        let keys: Vec<_> = text.to_json()["customer"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, ["b", "a"], "order kept");
+    }
 }

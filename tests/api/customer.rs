@@ -6,7 +6,8 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::assertions::{assert_error, assert_json_in_order, assert_ok, detail_fields, keys};
+use crate::assertions::{assert_error, assert_json_in_order, assert_ok, compare_in_order};
+use crate::assertions::{detail_fields, keys};
 use crate::helpers::{fixture, spawn_worker, TestWorker};
 use crate::helpers::{individual, insert_turnover_and_workforce_slices, main_contacts, sql};
 use webhook_worker::call::Reply;
@@ -864,6 +865,50 @@ async fn dynamic_fields_are_stored_from_both_forms_and_returned_by_get_extended(
     let block = &get.body["result"]["customer"];
     assert_eq!(block["v_CLI40"], "7");
     assert_eq!(block["v_CLI50"], "8");
+    app.stop().await;
+}
+
+/// A GET's block is written straight from the row as JSON text (render.rs), a PUT's and a
+/// LIST's through a map: the same keys in the same order, the same values, whatever the
+/// text holds (quotes, backslashes, control characters, non-ASCII, a label, dynamic fields).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_writes_the_same_block_as_put_and_list_whatever_the_text_holds() {
+    let app = spawn_worker().await;
+    let name = "A \"quoted\" \\ name\twith\nlines\u{1} \u{1f} é 😀 </script>";
+    let put = app
+        .call(
+            "customer",
+            put_customer(
+                "T0000001",
+                json!({"name": name, "comment": "\u{7f}\r\u{8}\u{c}/",
+                       "generictype_ID_country": "FR", "v_CLI40": "x\"y"}),
+            ),
+        )
+        .await;
+    let get = app
+        .call(
+            "customer",
+            json!({"verb": "GET", "code": "T0000001", "resultType": "extended"}),
+        )
+        .await;
+    let list = app
+        .call(
+            "customer",
+            json!({"verb": "LIST", "resultType": "extended",
+                   "filters": {"codeCustomer": "T0000001"}}),
+        )
+        .await;
+
+    assert_ok(&put);
+    assert_ok(&get);
+    assert_ok(&list);
+    let block = &get.body["result"]["customer"];
+    assert_eq!(block["name"], name);
+    assert_eq!(block["comment"], "\u{7f}\r\u{8}\u{c}/");
+    assert_eq!(block["generictype_ID_country"], "FR", "shown as its label");
+    assert_eq!(block["v_CLI40"], "x\"y");
+    compare_in_order("GET", block, &put.body["result"]["customer"]);
+    compare_in_order("GET", block, &list.body["result"]["customer"][0]);
     app.stop().await;
 }
 

@@ -101,6 +101,7 @@ async fn a_put_whose_references_an_earlier_put_found_runs_no_lookup_and_writes_t
     );
     match &shown.outcome {
         Outcome::Get { result, .. } => {
+            let result = result.to_json();
             let customer = &result["customer"];
             assert_eq!(customer["generictype_ID_country"], "FR", "{customer}");
             assert_eq!(customer["generictype_ID_civility"], "SA", "{customer}");
