@@ -448,6 +448,9 @@ pub async fn pgbench(bench: &Bench, database_url: &str, script: &Script) -> Resu
     let clients = p.pgbench_clients;
     let threads = clients.min(p.cpus).max(1);
     let output = tokio::process::Command::new("pgbench")
+        // The worker's connections are plain TCP (sqlx is built without TLS); libpq's
+        // default `prefer` would encrypt pgbench's and charge the ceiling for it.
+        .env("PGSSLMODE", "disable")
         .args(["-n", "-M", "prepared"])
         .args(["-c", &clients.to_string(), "-j", &threads.to_string()])
         .args(["-T", &p.pgbench_secs.to_string()])
