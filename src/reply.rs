@@ -18,7 +18,8 @@ pub struct Reply {
     /// `verb` header: the request's verb, or `UNKNOWN` when the body names no known verb.
     pub verb: String,
     pub body: Json,
-    /// A result already written as JSON text (a GET's): the body's last key, `result`.
+    /// A result already written as JSON text (a GET's, a PUT's): the body's last key,
+    /// `result`.
     pub result_text: Option<JsonText>,
 }
 
@@ -33,12 +34,8 @@ impl Reply {
         if serde_json::to_writer(&mut bytes, &self.body).is_err() {
             return Vec::new();
         }
-        if let (Some(result), Some(b'}')) = (&self.result_text, bytes.last()) {
-            // The body is an object: its closing brace makes way for the result.
-            bytes.pop();
-            bytes.extend_from_slice(b",\"result\":");
-            bytes.extend_from_slice(result.as_bytes());
-            bytes.push(b'}');
+        if let Some(result) = &self.result_text {
+            result.append_as_result(&mut bytes);
         }
         bytes
     }
@@ -87,7 +84,7 @@ pub fn ok(entity: &str, outcome: Outcome) -> Reply {
         } => {
             let mut body = head(STATUS_OK, entity, "PUT", Some(&code));
             body.insert("created".into(), json!(created));
-            body.insert("result".into(), Json::Object(result));
+            result_text = Some(result);
             ("PUT", body)
         }
         Outcome::Delete { code, deleted } => {
@@ -131,22 +128,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn put_reply_has_created_beside_result() {
+    fn put_reply_writes_created_then_its_result_text_last() {
+        let block = json!({"customer": {"codecustomer": "C1", "name": "A \"B\""}});
         let outcome = Outcome::Put {
             code: "C1".into(),
             created: true,
-            result: Map::new(),
+            result: serde_json::from_value(block.clone()).unwrap(),
         };
         let reply = ok("customer", outcome);
+        let text = String::from_utf8(reply.to_bytes()).unwrap();
         assert_eq!(
-            reply.body,
-            json!({"status":"ok","entity":"customer","verb":"PUT","code":"C1","created":true,"result":{}})
+            text,
+            r#"{"status":"ok","entity":"customer","verb":"PUT","code":"C1","created":true,"result":{"customer":{"codecustomer":"C1","name":"A \"B\""}}}"#
         );
-        let keys: Vec<_> = reply.body.as_object().unwrap().keys().cloned().collect();
+        let body: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["result"], block);
+    }
+
+    #[test]
+    fn a_put_outcome_is_recorded_with_its_result_text_as_it_is_and_read_back() {
+        let block = json!({"customer": {"name": "A", "codecustomer": "C1"}});
+        let outcome = Outcome::Put {
+            code: "C1".into(),
+            created: false,
+            result: serde_json::from_value(block).unwrap(),
+        };
+        let saved = outcome.to_record();
         assert_eq!(
-            keys,
-            ["status", "entity", "verb", "code", "created", "result"]
+            saved,
+            r#"{"verb":"PUT","code":"C1","created":false,"result":{"customer":{"name":"A","codecustomer":"C1"}}}"#
         );
+        assert_eq!(
+            saved,
+            serde_json::to_string(&outcome).unwrap(),
+            "as serde writes it"
+        );
+        let back: Outcome = serde_json::from_str(&saved).unwrap();
+        assert_eq!(back, outcome);
+        let delete = Outcome::Delete {
+            code: "C1".into(),
+            deleted: Map::new(),
+        };
+        assert_eq!(delete.to_record(), serde_json::to_string(&delete).unwrap());
+    }
+
+    #[test]
+    fn a_result_text_goes_last_into_an_object_only() {
+        let result: JsonText = serde_json::from_str("[1]").unwrap();
+        for (object, expected) in [
+            ("{}", r#"{"result":[1]}"#),
+            (r#"{"a":1}"#, r#"{"a":1,"result":[1]}"#),
+        ] {
+            let mut bytes = object.as_bytes().to_vec();
+            assert!(result.append_as_result(&mut bytes));
+            assert_eq!(String::from_utf8(bytes).unwrap(), expected);
+        }
+        let mut not_an_object = b"[]".to_vec();
+        assert!(!result.append_as_result(&mut not_an_object));
+        assert_eq!(not_an_object, b"[]");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn record(
     const OVERWRITE: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome) \
                              VALUES ($1, $2, $3::jsonb) ON CONFLICT (entity, message_id) \
                              DO UPDATE SET outcome = EXCLUDED.outcome";
-    let json = serde_json::to_string(outcome).unwrap_or_else(|_| "null".to_string());
+    let json = outcome.to_record();
     let inserted = sqlx::query(if overwrite { OVERWRITE } else { INSERT })
         .bind(message_id)
         .bind(entity)

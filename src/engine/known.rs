@@ -19,9 +19,10 @@
 //! Generations rather than entries expire: every `ttl` the whole cache starts empty, and
 //! it never holds more than [`Known::CAPACITY`] answers.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use foldhash::{HashMap, HashSet};
 
 /// The cache shared by the requests of one worker (one database).
 pub struct Known {

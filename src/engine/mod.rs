@@ -52,12 +52,47 @@ pub enum Outcome {
     Put {
         code: String,
         created: bool,
-        result: Map<String, Json>,
+        /// Written straight from the row (render.rs, issue 8).
+        result: render::JsonText,
     },
     Delete {
         code: String,
         deleted: Map<String, Json>,
     },
+}
+
+impl Outcome {
+    /// The outcome as its idempotency record holds it: what serde writes, with a PUT's
+    /// result text put in as it is (serde would check it again: ~4% of a PUT's
+    /// instructions, issue 8).
+    pub fn to_record(&self) -> String {
+        /// A PUT's outcome without its result, as serde writes `Outcome::Put`.
+        #[derive(Serialize)]
+        #[serde(tag = "verb", rename = "PUT")]
+        struct PutHead<'a> {
+            code: &'a str,
+            created: bool,
+        }
+        if let Outcome::Put {
+            code,
+            created,
+            result,
+        } = self
+        {
+            let head = PutHead {
+                code,
+                created: *created,
+            };
+            if let Ok(mut out) = serde_json::to_vec(&head) {
+                if result.append_as_result(&mut out) {
+                    if let Ok(text) = String::from_utf8(out) {
+                        return text;
+                    }
+                }
+            }
+        }
+        serde_json::to_string(self).unwrap_or_else(|_| "null".to_string())
+    }
 }
 
 /// An applied request: its outcome, and whether it was a redelivery answered from the

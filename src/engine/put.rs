@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value as Json};
-use sqlx::postgres::PgArguments;
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{CreateDefault, EntityDef, Field, Type};
@@ -15,7 +15,7 @@ use super::hooks::Written;
 use super::idempotency::{self, Previous};
 use super::known::Known;
 use super::lookup::Lookup;
-use super::render::Projection;
+use super::render::{JsonText, Projection};
 use super::sql::{column, ident, TextCache, DYNAMIC_COLUMN};
 use super::validate::{self, RowPlan};
 use super::value::{self, Binds, Value};
@@ -28,8 +28,8 @@ use crate::request::{Request, ResultType};
 pub struct PutOutcome {
     pub code: String,
     pub created: bool,
-    /// The stored record shaped as GET extended (`{"customer": {...}}`).
-    pub result: Map<String, Json>,
+    /// The stored record shaped as GET extended (`{"customer": {...}}`), as JSON text.
+    pub result: JsonText,
 }
 
 /// A PUT's end: applied (not yet committed), or answered by an earlier delivery.
@@ -106,13 +106,13 @@ pub async fn put(
         }
         let row = &plan.rows[i];
         let returning = (i == plan.main && reply_from_upsert).then_some(&projection);
-        let written = upsert(conn, known, &[row], !recoded, returning)
+        let written = upsert(conn, &[row], !recoded, returning)
             .await
             .map_err(|e| backstop(e, row))?;
         heads.extend(written);
     }
     for group in child_groups(&plan.rows[plan.main + 1..]) {
-        upsert(conn, known, &group, false, None)
+        upsert(conn, &group, false, None)
             .await
             .map_err(|e| backstop(e, group[0]))?;
     }
@@ -131,18 +131,17 @@ pub async fn put(
         }
     }
     let main = &plan.rows[plan.main];
-    let Upserted { created, block, .. } = heads.swap_remove(plan.main);
-    let block = match block {
-        Some(block) => block,
+    let Upserted { created, row, .. } = heads.swap_remove(plan.main);
+    let row = match row {
+        Some(row) => row,
         None => projection
-            .fetch_one(conn, known, &main.code)
+            .fetch_row(conn, &main.code)
             .await?
             .ok_or_else(|| {
                 EngineError::NotFound(format!("{} {:?} vanished", def.name, main.code))
             })?,
     };
-    let mut result = Map::new();
-    result.insert(def.block.to_string(), Json::Object(block));
+    let result = projection.block_result(conn, known, &row).await?;
     Ok(Put::Done(
         PutOutcome {
             code: main.code.clone(),
@@ -278,9 +277,9 @@ fn given_values<'r>(row: &'r RowPlan<'_>) -> Vec<Option<&'r Value>> {
     let fields = &row.def.fields;
     let mut given = vec![None; fields.len()];
     for (field, value, _) in &row.values {
-        let position = fields
-            .iter()
-            .position(|f| std::ptr::eq(f, *field))
+        let position = row
+            .def
+            .position(field)
             .or_else(|| fields.iter().position(|f| f.json == field.json));
         if let Some(i) = position {
             given[i] = Some(value);
@@ -323,8 +322,8 @@ struct Upserted {
     created: bool,
     /// For each of the entity's hooks: whether it applies to the stored row.
     hook_applies: Vec<bool>,
-    /// The stored row as the reply's block, when asked for.
-    block: Option<Map<String, Json>>,
+    /// The stored row as the projection reads it (the reply's block), when asked for.
+    row: Option<PgRow>,
 }
 
 /// What makes the text of an upsert: nothing but the rows' shape and the options.
@@ -347,7 +346,6 @@ static UPSERTS: LazyLock<TextCache<UpsertKey>> = LazyLock::new(|| TextCache::new
 /// tells whether each row was created, which hooks apply, and with `projection` the reply.
 async fn upsert(
     conn: &mut PgConnection,
-    known: &Known,
     rows: &[&RowPlan<'_>],
     check_scope: bool,
     projection: Option<&Projection<'_>>,
@@ -371,7 +369,7 @@ async fn upsert(
     // (insert_columns), the dynamic fields; then the scope.
     let mut args = PgArguments::default();
     for row in rows {
-        args.bind(row.code.clone())?;
+        args.bind(row.code.as_str())?;
         for (field, sent) in def.fields.iter().zip(given_values(row)) {
             if field.json == def.code || !inserts(field, sent) {
                 continue;
@@ -412,13 +410,8 @@ async fn upsert(
         });
     }
     let offset = projection.map_or(0, Projection::width);
-    let mut blocks = match projection {
-        Some(p) => p.blocks(conn, known, &returned).await?,
-        None => Vec::new(),
-    }
-    .into_iter();
     returned
-        .iter()
+        .into_iter()
         .map(|r| {
             let mut flag = offset + 1;
             let mut hook_applies = Vec::with_capacity(def.hooks.len());
@@ -434,7 +427,7 @@ async fn upsert(
             Ok(Upserted {
                 created: r.try_get::<bool, _>(offset)?,
                 hook_applies,
-                block: blocks.next().map(|(block, _)| block),
+                row: projection.is_some().then_some(r),
             })
         })
         .collect()

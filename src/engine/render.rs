@@ -1,9 +1,10 @@
 //! Reading rows back as reply blocks (SPEC sections 3 and 10): which columns a result type
 //! selects, in the seed's key order, and the `related` and `indicators` blocks.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use foldhash::{HashMap, HashMapExt};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
@@ -252,17 +253,55 @@ impl<'a> Projection<'a> {
         known: &Known,
         code: &str,
     ) -> Result<Option<Map<String, Json>>, EngineError> {
+        Ok(match self.fetch_row(conn, code).await? {
+            Some(row) => Some(self.block(conn, known, row).await?.0),
+            None => None,
+        })
+    }
+
+    /// One row by code, as [`push_columns`](Self::push_columns) reads it (no scope).
+    pub async fn fetch_row(
+        &self,
+        conn: &mut PgConnection,
+        code: &str,
+    ) -> Result<Option<PgRow>, EngineError> {
         let mut qb = QueryBuilder::new("");
         self.push_select_from(&mut qb);
         qb.push(" WHERE ")
             .push(column("t", self.def.code_field()))
             .push(" = ")
             .push_bind(code.to_string());
-        let row = qb.build().fetch_optional(&mut *conn).await?;
-        Ok(match row {
-            Some(row) => Some(self.block(conn, known, row).await?.0),
-            None => None,
-        })
+        Ok(qb.build().fetch_optional(&mut *conn).await?)
+    }
+
+    /// `{"<block>": {...}}` of one row, the block as [`write_block`](Self::write_block)
+    /// writes it: a PUT's result (issue 8: the same text path as a GET's).
+    pub async fn block_result(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        row: &PgRow,
+    ) -> Result<JsonText, EngineError> {
+        let (mut out, _) = self.open_result(conn, known, row).await?;
+        out.push(b'}');
+        Ok(JsonText(out))
+    }
+
+    /// A result's text up to its entity block included: `{"<block>":{...}`, still open
+    /// for what follows; and the stored codes of the row's related blocks.
+    async fn open_result(
+        &self,
+        conn: &mut PgConnection,
+        known: &Known,
+        row: &PgRow,
+    ) -> Result<(Vec<u8>, Vec<Option<String>>), EngineError> {
+        // An extended block is ~4 KB: sized once.
+        let mut out = Vec::with_capacity(8 * 1024);
+        out.push(b'{');
+        push_json_str(&mut out, self.def.block);
+        out.push(b':');
+        let related_codes = self.write_block(conn, known, row, &mut out).await?;
+        Ok((out, related_codes))
     }
 
     /// The block with every key `""`.
@@ -319,12 +358,7 @@ pub async fn result_text(
     code: &str,
     settings: Settings,
 ) -> Result<JsonText, EngineError> {
-    // A GET extended is ~4 KB: sized once.
-    let mut out = Vec::with_capacity(8 * 1024);
-    out.push(b'{');
-    push_json_str(&mut out, projection.def.block);
-    out.push(b':');
-    let related_codes = projection.write_block(conn, known, row, &mut out).await?;
+    let (mut out, related_codes) = projection.open_result(conn, known, row).await?;
     for (key, value) in extras(
         conn,
         registry,
@@ -377,14 +411,39 @@ async fn extras(
     Ok(extras)
 }
 
-/// JSON text written straight from a row: a GET's result (issue 8). It stands for the
-/// value it holds: equal when the texts are, (de)serialized as that value.
-#[derive(Debug, Clone, PartialEq)]
+/// JSON text written straight from a row: a GET's or a PUT's result (issue 8). It stands
+/// for the value it holds: equal when the values are (as serde_json's maps, whatever the
+/// order of an object's keys: a PUT's record comes back from `jsonb` in its order),
+/// (de)serialized as that value.
+#[derive(Debug, Clone)]
 pub struct JsonText(Vec<u8>);
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || self.to_json() == other.to_json()
+    }
+}
 
 impl JsonText {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Put this text in as the last key, `result`, of the JSON object in `object` (a
+    /// reply's body, an outcome's record). `false`, and nothing changed, when `object` does
+    /// not end as an object does.
+    pub fn append_as_result(&self, object: &mut Vec<u8>) -> bool {
+        if object.last() != Some(&b'}') {
+            return false;
+        }
+        object.pop();
+        if object.last() != Some(&b'{') {
+            object.push(b',');
+        }
+        object.extend_from_slice(b"\"result\":");
+        object.extend_from_slice(&self.0);
+        object.push(b'}');
+        true
     }
 
     /// The value (`Null` if the text were not JSON, which the writers here never give).
@@ -394,8 +453,16 @@ impl JsonText {
 }
 
 impl serde::Serialize for JsonText {
+    /// The text as it is (checked, not parsed into a value): a PUT's idempotency record
+    /// holds its result (issue 8).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        let raw = std::str::from_utf8(&self.0)
+            .ok()
+            .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
+        match raw {
+            Some(raw) => raw.serialize(serializer),
+            None => Json::Null.serialize(serializer),
+        }
     }
 }
 
@@ -410,32 +477,37 @@ impl<'de> serde::Deserialize<'de> for JsonText {
 /// nothing else), so that a block written here is the text serde_json would write.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[],
-            _ => continue,
+    let mut rest = s.as_bytes();
+    // Runs without an escape are copied whole; the search is a tight loop (most values
+    // have no escape at all).
+    while let Some(i) = rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let (run, tail) = rest.split_at(i);
+        out.extend_from_slice(run);
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
         };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(short);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
         }
-        start = i + 1;
+        rest = tail;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
 
@@ -672,5 +744,15 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(keys, ["b", "a"], "order kept");
+        assert_eq!(
+            serde_json::to_string(&text).unwrap(),
+            r#"{"customer":{"b":"1","a":["x"]}}"#,
+            "written as it is"
+        );
+        let reordered: JsonText =
+            serde_json::from_str(r#"{"customer":{"a":["x"],"b":"1"}}"#).unwrap();
+        assert_eq!(text, reordered, "equal as values");
+        let other: JsonText = serde_json::from_str(r#"{"customer":{"a":["y"],"b":"1"}}"#).unwrap();
+        assert_ne!(text, other);
     }
 }

@@ -1,9 +1,10 @@
 //! SQL helpers. Identifiers come only from the `&'static str`s of definitions (STYLE
 //! section 4); every value goes through `push_bind`.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::definition::{EntityDef, Field, Reference, Type};
 use crate::entities::Registry;

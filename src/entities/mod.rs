@@ -8,8 +8,9 @@ mod opportunity;
 mod prospect;
 mod reference;
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use crate::engine::definition::EntityDef;
 

@@ -64,9 +64,11 @@ const LOOKUP: &str = "(SELECT%sw_data_generictype%";
 /// The statement reading the labels of generictype codes (engine/render.rs).
 const LABELS: &str = "SELECT codegenerictype::text, coalesce%";
 
-fn code_of(applied: &Applied) -> &Json {
+fn code_of(applied: &Applied) -> Json {
     match &applied.outcome {
-        Outcome::Put { result, .. } => &result["customer"]["generictype_ID_country"],
+        Outcome::Put { result, .. } => {
+            result.to_json()["customer"]["generictype_ID_country"].clone()
+        }
         other => panic!("not a PUT outcome: {other:?}"),
     }
 }
