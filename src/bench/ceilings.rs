@@ -46,7 +46,7 @@ const CODE_SQL: &str = "('P' || :c::text)";
 /// that pgbench writes the same bytes.
 pub async fn sample_outcome(pool: &PgPool) -> Result<String> {
     let row = sqlx::query(
-        "SELECT outcome::text FROM webhook_inbox WHERE entity = $1 AND outcome <> 'null'::jsonb LIMIT 1",
+        "SELECT outcome_text FROM webhook_inbox WHERE entity = $1 AND outcome_text <> 'null' LIMIT 1",
     )
     .bind(ENTITY)
     .fetch_optional(pool)
@@ -219,7 +219,7 @@ fn put_script(registry: &Registry, outcome: &str, full: bool) -> Result<(String,
         s.push_str(&hook_statements());
     }
     s.push_str(&format!(
-        "INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES ({message_id}, {}, {}::jsonb) ON CONFLICT (entity, message_id) DO NOTHING;\n",
+        "INSERT INTO webhook_inbox (message_id, entity, outcome_text) VALUES ({message_id}, {}, {}) ON CONFLICT (entity, message_id) DO NOTHING;\n",
         binds.plain(ENTITY),
         binds.plain(outcome)
     ));
@@ -598,7 +598,7 @@ mod tests {
         assert!(s.contains("INSERT INTO \"sw_data_customer\" AS t"));
         // The two customeruser lines in one statement, as the engine writes them.
         assert_eq!(s.matches("INSERT INTO \"sw_data_customeruser\"").count(), 1);
-        assert!(s.contains("INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES"));
+        assert!(s.contains("INSERT INTO webhook_inbox (message_id, entity, outcome_text) VALUES"));
         assert_eq!(s.matches(";\n").count(), 5, "BEGIN, 3 writes, COMMIT:\n{s}");
         assert!(s.contains("\"dynamicfields\" = t.\"dynamicfields\" ||"));
         assert!(!s.contains(SEED_CODE), "every seed code is replaced");

@@ -26,10 +26,13 @@ pub enum Previous {
 /// Add the check of `message_id` to a batch of lookups (one round trip with the others).
 pub fn push_check(lookup: &mut Lookup<'_>, message_id: &str, entity: &str) {
     lookup.branch(Tag::Inbox, |qb| {
-        qb.push("0::int4, outcome::text FROM webhook_inbox WHERE entity = ")
-            .push_bind(entity.to_string())
-            .push(" AND message_id = ")
-            .push_bind(message_id.to_string());
+        // `outcome` (jsonb) holds the records written before migration 0007.
+        qb.push(
+            "0::int4, coalesce(outcome_text, outcome::text) FROM webhook_inbox WHERE entity = ",
+        )
+        .push_bind(entity.to_string())
+        .push(" AND message_id = ")
+        .push_bind(message_id.to_string());
     });
 }
 
@@ -65,11 +68,11 @@ pub async fn record(
     outcome: &Outcome,
     overwrite: bool,
 ) -> Result<bool, EngineError> {
-    const INSERT: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome) \
-                          VALUES ($1, $2, $3::jsonb) ON CONFLICT (entity, message_id) DO NOTHING";
-    const OVERWRITE: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome) \
-                             VALUES ($1, $2, $3::jsonb) ON CONFLICT (entity, message_id) \
-                             DO UPDATE SET outcome = EXCLUDED.outcome";
+    const INSERT: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome_text) \
+                          VALUES ($1, $2, $3) ON CONFLICT (entity, message_id) DO NOTHING";
+    const OVERWRITE: &str = "INSERT INTO webhook_inbox (message_id, entity, outcome_text) \
+                             VALUES ($1, $2, $3) ON CONFLICT (entity, message_id) \
+                             DO UPDATE SET outcome_text = EXCLUDED.outcome_text, outcome = NULL";
     let json = outcome.to_record();
     let inserted = sqlx::query(if overwrite { OVERWRITE } else { INSERT })
         .bind(message_id)

@@ -664,6 +664,79 @@ async fn redelivered_recoding_put_is_answered_from_its_record_although_its_origi
     app.stop_and_check_no_dead_letter(ENTITY).await;
 }
 
+/// A record written before migration 0007 holds its outcome as jsonb in `outcome`: a
+/// redelivery of its message is still answered from it, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_written_as_jsonb_before_migration_0007_still_answers_its_redelivery() {
+    let app = spawn_worker().await;
+    let code = format!("C{}", &unique()[..8]);
+    let options = traced();
+    let message_id = options.message_id.clone().unwrap_or_default();
+    let saved = json!({"verb": "PUT", "code": code, "created": true,
+        "result": {"customer": {"codecustomer": code, "name": "AS RECORDED"}}});
+    sqlx::query(
+        "INSERT INTO webhook_inbox (message_id, entity, outcome) VALUES ($1, $2, $3::jsonb)",
+    )
+    .bind(&message_id)
+    .bind(ENTITY)
+    .bind(saved.to_string())
+    .execute(&app.pool)
+    .await
+    .expect("an old record");
+    let body = to_bytes(&json!({"verb": "PUT", "customer": {"codecustomer": code, "name": "NEW"}}));
+
+    let reply = app.call_raw(ENTITY, &body, options).await;
+
+    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+    assert_eq!(reply.body["created"], true);
+    assert_eq!(reply.body["result"], saved["result"], "the recorded result");
+    assert!(
+        app.row("sw_data_customer", "codecustomer", &code)
+            .await
+            .is_none(),
+        "nothing written"
+    );
+    assert_eq!(inbox_records(&app, &message_id).await, 1);
+    app.stop_and_check_no_dead_letter(ENTITY).await;
+}
+
+/// A PUT's record holds its outcome as the worker wrote it, as text (migration 0007).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_is_recorded_as_text_the_reply_as_sent() {
+    let app = spawn_worker().await;
+    let code = format!("C{}", &unique()[..8]);
+    let text = fixture("customer_put.json").to_string();
+    let request: Json =
+        serde_json::from_str(&text.replace("C0000001", &code)).expect("the seed parses");
+    let options = traced();
+    let message_id = options.message_id.clone().unwrap_or_default();
+
+    let reply = app.call_raw(ENTITY, &to_bytes(&request), options).await;
+
+    assert_eq!(reply.body["status"], "ok", "{}", reply.body);
+    let (text, jsonb): (Option<String>, Option<Json>) = sqlx::query_as(
+        "SELECT outcome_text, outcome FROM webhook_inbox WHERE entity = $1 AND message_id = $2",
+    )
+    .bind(ENTITY)
+    .bind(&message_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the record");
+    assert_eq!(jsonb, None);
+    let text = text.expect("the outcome as text");
+    let recorded: Json = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(recorded["result"], reply.body["result"]);
+    assert_eq!(recorded["code"], json!(code));
+    let keys = |v: &Json| -> Vec<String> {
+        v["result"]["customer"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(&recorded), keys(&reply.body), "in the reply's order");
+    app.stop_and_check_no_dead_letter(ENTITY).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_put_is_answered_from_its_record_although_a_reference_is_gone() {
     let app = spawn_worker_with(test_settings(&["customer", "baseuser"])).await;
