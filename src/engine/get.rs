@@ -60,11 +60,7 @@ pub async fn get(
     // The text once per entity and result type (sql::TextCache); the values bound.
     let text = STATEMENTS.get_or_build((def.name, request.result_type), || {
         let mut qb = QueryBuilder::<Postgres>::new("");
-        projection.push_select_from(&mut qb);
-        qb.push(" WHERE ")
-            .push(column("t", def.code_field()))
-            .push(" = ")
-            .push_bind("");
+        projection.push_select_by_code(&mut qb, "");
         push_scope(&mut qb, def, Access::Read);
         qb.into_sql()
     });

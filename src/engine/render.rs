@@ -71,6 +71,15 @@ impl<'a> Projection<'a> {
         qb.push(" FROM ").push(ident(self.def.table)).push(" t");
     }
 
+    /// [`push_select_from`](Self::push_select_from) the row whose code is `code` (bound).
+    pub fn push_select_by_code(&self, qb: &mut QueryBuilder<'_, Postgres>, code: &str) {
+        self.push_select_from(qb);
+        qb.push(" WHERE ")
+            .push(column("t", self.def.code_field()))
+            .push(" = ")
+            .push_bind(code.to_string());
+    }
+
     /// Push the columns `block` reads, over the row alias `t` (a SELECT's or a RETURNING's).
     pub fn push_columns(&self, qb: &mut QueryBuilder<'_, Postgres>) {
         let text = COLUMNS.get_or_build((self.def.name, self.result_type), || {
@@ -266,11 +275,7 @@ impl<'a> Projection<'a> {
         code: &str,
     ) -> Result<Option<PgRow>, EngineError> {
         let mut qb = QueryBuilder::new("");
-        self.push_select_from(&mut qb);
-        qb.push(" WHERE ")
-            .push(column("t", self.def.code_field()))
-            .push(" = ")
-            .push_bind(code.to_string());
+        self.push_select_by_code(&mut qb, code);
         Ok(qb.build().fetch_optional(&mut *conn).await?)
     }
 
