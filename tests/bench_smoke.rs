@@ -85,6 +85,29 @@ async fn quick_bench_writes_every_key() {
             "{get}"
         );
     }
+    // The database's ceiling: pgbench right before and right after the backlog, their mean.
+    let runs: Vec<f64> = json["db_ceiling_runs_per_s"]
+        .as_array()
+        .map(|runs| runs.iter().filter_map(Json::as_f64).collect())
+        .unwrap_or_default();
+    assert_eq!(runs.len(), 2, "{text}");
+    assert!(runs.iter().all(|r| *r > 0.0), "{text}");
+    let mean = json["db_ceiling_per_s"].as_f64().unwrap_or(f64::NAN);
+    assert!((mean - (runs[0] + runs[1]) / 2.0).abs() < 1e-6, "{text}");
+    let cpu_runs: Vec<&str> = json["cpu"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["run"].as_str()).collect())
+        .unwrap_or_default();
+    let at = |run: &str| cpu_runs.iter().position(|r| *r == run);
+    let order = (
+        at("pgbench PUT writes (right before the backlog)"),
+        at("PUT backlog"),
+        at("pgbench PUT writes (right after the backlog)"),
+    );
+    assert!(
+        matches!(order, (Some(b), Some(w), Some(a)) if b < w && w < a),
+        "{cpu_runs:?}"
+    );
     assert_eq!(json["quick"], true);
     assert_eq!(json["list_table_rows"], 2_000);
     assert_eq!(json["scale_in_flight"].as_array().map(Vec::len), Some(2));

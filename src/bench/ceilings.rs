@@ -29,11 +29,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::load::{self, LoadClient, Mode, RunStats};
 use super::{Bench, BenchError, Result, ENTITY, NULL_ENTITY};
+use crate::database::Db;
 use crate::engine::definition::{CreateDefault, EntityDef, Field, Type};
 use crate::engine::render::Projection;
 use crate::engine::sql::{column, ident};
+use crate::engine::{self, known::Known};
 use crate::entities::Registry;
-use crate::request::ResultType;
+use crate::request::{self, Envelope, ResultType};
 use crate::transport::publisher::Publisher;
 use crate::transport::settle::Settler;
 
@@ -57,6 +59,39 @@ pub async fn sample_outcome(pool: &PgPool) -> Result<String> {
             "no PUT outcome in the inbox to model pgbench on".into(),
         )),
     }
+}
+
+/// The outcome the engine records for one of the bench's PUTs, applied here in-process on
+/// `url`'s database (code `S00000000`, not one of the runs'), with a message id: for a
+/// pgbench run before the worker has written one.
+pub async fn engine_outcome(url: &str) -> Result<String> {
+    let pool = crate::database::prepare(url, 2, 10_000).await?;
+    let outcome = async {
+        let envelope = Envelope {
+            body: load::put_body("S", 0),
+            content_type: Some("application/json".into()),
+            webhook_version: None,
+        };
+        let request = request::decode(&envelope, usize::MAX)
+            .map_err(|e| BenchError::Failed(format!("the bench's PUT: {e}")))?;
+        let registry = Registry::standard();
+        let def = entity(&registry, ENTITY)?;
+        let db = Db::new(pool.clone());
+        engine::apply(
+            &db,
+            &registry,
+            &Known::disabled(),
+            def,
+            &request,
+            Some("bench-sample"),
+        )
+        .await
+        .map_err(|e| BenchError::Failed(format!("the bench's PUT: {e}")))?;
+        sample_outcome(&pool).await
+    }
+    .await;
+    pool.close().await;
+    outcome
 }
 
 /// A generated pgbench script and the values it binds (`-D name=value`).

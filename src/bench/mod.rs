@@ -386,6 +386,13 @@ async fn sections(bench: &Bench) -> Result<Report> {
     client
         .publish(|i| load::put_body(&tag, i), Mode::Preload)
         .await?;
+    // 1a. The database's ceiling right before the backlog, and again right after it (1b):
+    // the machine's speed moves by 20% within minutes, so the ceiling is the mean of two
+    // runs that bracket the worker's, as the GET's broker ceiling is.
+    let before = db_ceiling_run(bench, &mut report, None, "right before the backlog").await?;
+    report.db_ceiling_runs_per_s.push(before);
+    // Each of the three runs starts from a CHECKPOINT and pays for its own writes back.
+    checkpoint(&put_db, "the backlog run").await;
     let spawned = Instant::now();
     let meter = cpu::Meter::start();
     let worker = WorkerProcess::spawn(&bench.worker_options(&put_db, p.in_flight)).await?;
@@ -401,6 +408,20 @@ async fn sections(bench: &Bench) -> Result<Report> {
         &burst_stats,
     ));
     eprintln!("  {:.0} PUT/s", report.put_per_s);
+
+    // 1b. The database's ceiling right after the backlog (the worker idle), its script
+    // holding one of the worker's own PUT outcomes.
+    let outcome = settle(put_outcome(&put_db).await, worker).await;
+    let (outcome, worker) = outcome?;
+    let after = db_ceiling_run(
+        bench,
+        &mut report,
+        Some(&outcome),
+        "right after the backlog",
+    )
+    .await;
+    let (after, worker) = settle(after, worker).await?;
+    report.db_ceiling_runs_per_s.push(after);
 
     // 2. The worker running, the publisher pacing the load at the measured rate.
     let max_rate = report.put_per_s.max(1.0);
@@ -441,15 +462,8 @@ async fn sections(bench: &Bench) -> Result<Report> {
     // 4. Peak RSS of the worker over the PUT runs.
     report.peak_rss_mb = worker.peak_rss_mb().unwrap_or(f64::NAN);
     worker.stop().await?;
-    // The PUT database's last use: a PUT outcome to model pgbench's script on. Dropped
-    // before the steady-state run: autovacuum of its 2 x N fresh rows (and their ~40
-    // indexes) would otherwise run during it, on the same 2 cores.
-    let outcome = {
-        let pool = crate::database::prepare(&put_db, 1, 10_000).await?;
-        let outcome = ceilings::sample_outcome(&pool).await;
-        pool.close().await;
-        outcome?
-    };
+    // Dropped before the steady-state run: autovacuum of its 2 x N fresh rows (and their
+    // ~40 indexes) would otherwise run during it, on the same 2 cores.
     bench.drop_database(&put_db).await?;
 
     // 3b. The same load in a steady state: a fresh database and worker, after a
@@ -461,7 +475,7 @@ async fn sections(bench: &Bench) -> Result<Report> {
         p.latency_requests
     ));
     let steady_db = bench.fresh_database("latency").await?;
-    checkpoint(&steady_db).await;
+    checkpoint(&steady_db, "the steady-state run").await;
     let steady_worker =
         WorkerProcess::spawn(&bench.worker_options(&steady_db, p.in_flight)).await?;
     // A warm-up before measuring, as in any benchmark: the new worker's first requests
@@ -579,36 +593,20 @@ async fn ceilings_section(
     outcome: &str,
 ) -> Result<()> {
     let p = &bench.params;
+    step(&format!(
+        "database ceiling: pgbench, {} clients, {} s, every statement of the worker's PUT",
+        p.pgbench_clients, p.pgbench_secs
+    ));
     let scripts = ceilings::PgbenchScripts::write(&bench.work_dir, registry, outcome)?;
-    let runs = [
-        (
-            "the worker's PUT writes",
-            "pgbench PUT writes",
-            &scripts.put,
-        ),
-        (
-            "every statement of the worker's PUT",
-            "pgbench PUT, every statement",
-            &scripts.put_full,
-        ),
-    ];
-    for (i, (what, label, script)) in runs.into_iter().enumerate() {
-        step(&format!(
-            "database ceiling: pgbench, {} clients, {} s, {what}",
-            p.pgbench_clients, p.pgbench_secs
-        ));
-        let url = bench.fresh_database(&format!("pg{i}")).await?;
-        let meter = cpu::Meter::start();
-        let tps = ceilings::pgbench(bench, &url, script).await;
-        let txs = (*tps.as_ref().unwrap_or(&0.0) * p.pgbench_secs as f64) as usize;
-        report.cpu.push(meter.stop(label, txs).await);
-        bench.drop_database(&url).await?;
-        if i == 0 {
-            report.db_ceiling_per_s = tps?;
-        } else {
-            report.db_full_sql_per_s = tps?;
-        }
-    }
+    let url = bench.fresh_database("pgfull").await?;
+    let meter = cpu::Meter::start();
+    let tps = ceilings::pgbench(bench, &url, &scripts.put_full).await;
+    let txs = (*tps.as_ref().unwrap_or(&0.0) * p.pgbench_secs as f64) as usize;
+    report
+        .cpu
+        .push(meter.stop("pgbench PUT, every statement", txs).await);
+    bench.drop_database(&url).await?;
+    report.db_full_sql_per_s = tps?;
     step(&format!(
         "broker ceiling: null worker, {} requests published first, prefetch {}",
         p.n, p.null_worker_prefetch
@@ -674,6 +672,9 @@ async fn reads_with(
         data::load_customers(pool, loaded, rows).await?;
         loaded = loaded.max(rows);
         eprintln!("  loaded in {:.1} s", took.elapsed().as_secs_f64());
+        // The load's WAL keeps PostgreSQL checkpointing while it runs; without this its
+        // last checkpoint is written back during the reads (bursts in LIST's p99).
+        checkpoint(url, "the reads").await;
         let kinds = [
             (
                 "GET extended by code",
@@ -853,10 +854,64 @@ async fn scale_point(bench: &Bench, in_flight: usize, processes: usize) -> Resul
 }
 
 /// Write back every dirty buffer now (superuser only; otherwise the run starts without it).
-async fn checkpoint(url: &str) {
+/// One pgbench run of the worker's PUT writes on a fresh database: the database's ceiling.
+/// The script holds `outcome` as the inbox record, or, before the worker has written one,
+/// the record of a PUT the engine applies here in-process on that database (the bench's
+/// own engine: the same bytes unless `--worker-bin` is another build). `when` tells the
+/// run apart in the log and the CPU table.
+async fn db_ceiling_run(
+    bench: &Bench,
+    report: &mut Report,
+    outcome: Option<&str>,
+    when: &str,
+) -> Result<f64> {
+    let p = &bench.params;
+    step(&format!(
+        "database ceiling: pgbench, {} clients, {} s, the worker's PUT writes ({when})",
+        p.pgbench_clients, p.pgbench_secs
+    ));
+    let run = report.db_ceiling_runs_per_s.len();
+    let url = bench.fresh_database(&format!("pg{run}")).await?;
+    let measured = async {
+        let outcome = match outcome {
+            Some(outcome) => outcome.to_string(),
+            None => ceilings::engine_outcome(&url).await?,
+        };
+        let dir = bench.work_dir.join(format!("pg{run}"));
+        std::fs::create_dir_all(&dir)?;
+        let scripts = ceilings::PgbenchScripts::write(&dir, &Registry::standard(), &outcome)?;
+        checkpoint(&url, "the pgbench run").await;
+        let meter = cpu::Meter::start();
+        let tps = ceilings::pgbench(bench, &url, &scripts.put).await;
+        let txs = (*tps.as_ref().unwrap_or(&0.0) * p.pgbench_secs as f64) as usize;
+        report.cpu.push(
+            meter
+                .stop(&format!("pgbench PUT writes ({when})"), txs)
+                .await,
+        );
+        tps
+    }
+    .await;
+    bench.drop_database(&url).await?;
+    let tps = measured?;
+    eprintln!("  {tps:.0} tx/s");
+    Ok(tps)
+}
+
+/// A PUT outcome the worker stored in `url`'s inbox, to model pgbench's script on.
+async fn put_outcome(url: &str) -> Result<String> {
+    let pool = crate::database::prepare(url, 1, 10_000).await?;
+    let outcome = ceilings::sample_outcome(&pool).await;
+    pool.close().await;
+    outcome
+}
+
+/// A CHECKPOINT before a measured run, so that what came before leaves no writes behind
+/// for the run to share the disk and processors with (`run` names it in the log).
+async fn checkpoint(url: &str, run: &str) {
     if let Ok(pool) = sqlx::PgPool::connect(url).await {
         if let Err(e) = sqlx::query("CHECKPOINT").execute(&pool).await {
-            eprintln!("  CHECKPOINT failed ({e}): the steady-state run starts without it");
+            eprintln!("  CHECKPOINT failed ({e}): {run} starts without it");
         }
         pool.close().await;
     }
