@@ -599,12 +599,14 @@ async fn ceilings_section(
     ));
     let scripts = ceilings::PgbenchScripts::write(&bench.work_dir, registry, outcome)?;
     let url = bench.fresh_database("pgfull").await?;
-    let meter = cpu::Meter::start();
-    let tps = ceilings::pgbench(bench, &url, &scripts.put_full).await;
-    let txs = (*tps.as_ref().unwrap_or(&0.0) * p.pgbench_secs as f64) as usize;
-    report
-        .cpu
-        .push(meter.stop("pgbench PUT, every statement", txs).await);
+    let tps = metered_pgbench(
+        bench,
+        report,
+        &url,
+        &scripts.put_full,
+        "pgbench PUT, every statement",
+    )
+    .await;
     bench.drop_database(&url).await?;
     report.db_full_sql_per_s = tps?;
     step(&format!(
@@ -853,7 +855,6 @@ async fn scale_point(bench: &Bench, in_flight: usize, processes: usize) -> Resul
     result
 }
 
-/// Write back every dirty buffer now (superuser only; otherwise the run starts without it).
 /// One pgbench run of the worker's PUT writes on a fresh database: the database's ceiling.
 /// The script holds `outcome` as the inbox record, or, before the worker has written one,
 /// the record of a PUT the engine applies here in-process on that database (the bench's
@@ -881,21 +882,30 @@ async fn db_ceiling_run(
         std::fs::create_dir_all(&dir)?;
         let scripts = ceilings::PgbenchScripts::write(&dir, &Registry::standard(), &outcome)?;
         checkpoint(&url, "the pgbench run").await;
-        let meter = cpu::Meter::start();
-        let tps = ceilings::pgbench(bench, &url, &scripts.put).await;
-        let txs = (*tps.as_ref().unwrap_or(&0.0) * p.pgbench_secs as f64) as usize;
-        report.cpu.push(
-            meter
-                .stop(&format!("pgbench PUT writes ({when})"), txs)
-                .await,
-        );
-        tps
+        let label = format!("pgbench PUT writes ({when})");
+        metered_pgbench(bench, report, &url, &scripts.put, &label).await
     }
     .await;
     bench.drop_database(&url).await?;
     let tps = measured?;
     eprintln!("  {tps:.0} tx/s");
     Ok(tps)
+}
+
+/// A pgbench run of `script` on `url`, its processor time per transaction recorded in
+/// the report's CPU table as `label`.
+async fn metered_pgbench(
+    bench: &Bench,
+    report: &mut Report,
+    url: &str,
+    script: &ceilings::Script,
+    label: &str,
+) -> Result<f64> {
+    let meter = cpu::Meter::start();
+    let tps = ceilings::pgbench(bench, url, script).await;
+    let txs = (*tps.as_ref().unwrap_or(&0.0) * bench.params.pgbench_secs as f64) as usize;
+    report.cpu.push(meter.stop(label, txs).await);
+    tps
 }
 
 /// A PUT outcome the worker stored in `url`'s inbox, to model pgbench's script on.
@@ -906,7 +916,8 @@ async fn put_outcome(url: &str) -> Result<String> {
     outcome
 }
 
-/// A CHECKPOINT before a measured run, so that what came before leaves no writes behind
+/// Write back every dirty buffer now (superuser only; otherwise the run starts without it):
+/// a CHECKPOINT before a measured run, so that what came before leaves no writes behind
 /// for the run to share the disk and processors with (`run` names it in the log).
 async fn checkpoint(url: &str, run: &str) {
     if let Ok(pool) = sqlx::PgPool::connect(url).await {

@@ -139,8 +139,8 @@ pub struct Report {
     /// upserts, inbox outcome) in one transaction, at the worker's DB concurrency: the
     /// mean of `db_ceiling_runs_per_s`.
     pub db_ceiling_per_s: f64,
-    /// Each pgbench run of the PUT writes: right after the worker's backlog run, then in
-    /// the ceilings section (the machine's speed moves within minutes).
+    /// Each pgbench run of the PUT writes: right before the worker's backlog run, then
+    /// right after it (the machine's speed moves within minutes).
     pub db_ceiling_runs_per_s: Vec<f64>,
     /// pgbench, every statement of the worker's PUT (the writes plus its lookups, hook
     /// and read-back): what the worker's SQL alone allows.
