@@ -686,10 +686,9 @@ mod tests {
     fn the_full_script_adds_the_reply_to_the_writes() {
         let (s, binds) = put_script(&Registry::standard(), OUTCOME, true).unwrap();
         assert_variables_are_defined(&s, &binds);
-        // The upsert returns the reply's columns; generictype codes as stored (the worker
-        // shows their labels from its cache).
-        assert!(s.contains("RETURNING "));
-        assert!(s.contains(", t.\"generictype_ID_country\", "));
+        // The upsert returns the reply's row whole (engine/record.rs); the worker shows
+        // the generictype codes' labels from its cache.
+        assert!(s.contains(" RETURNING t, (t.xmax = 0)"), "{s}");
         assert!(!s.contains("FROM sw_data_generictype g"));
         // No lookup: a steady stream of seed PUTs finds every answer in the cache.
         assert!(!s.contains(" UNION ALL "), "{s}");

@@ -12,6 +12,7 @@ pub mod known;
 pub mod list;
 pub mod lookup;
 pub mod put;
+pub mod record;
 pub mod render;
 pub mod sql;
 pub mod validate;

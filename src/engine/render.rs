@@ -1,27 +1,44 @@
 //! Reading rows back as reply blocks (SPEC sections 3 and 10): which columns a result type
 //! selects, in the seed's key order, and the `related` and `indicators` blocks.
 
-use std::sync::LazyLock;
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use foldhash::{HashMap, HashMapExt};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::postgres::{PgRow, PgTypeInfo, PgTypeKind};
+use sqlx::{Column, PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{EntityDef, Field, Related};
 use super::error::EngineError;
 use super::known::{self, Known};
-use super::sql::{self, column, display_expr, ident, TextCache, DYNAMIC_COLUMN};
+use super::record;
+use super::sql::{self, column, ident, DYNAMIC_COLUMN};
 use crate::entities::Registry;
 use crate::request::{ResultType, Settings};
 
 /// A row read as a block, with the stored codes of its related blocks.
 type BlockAndRelated = (Map<String, Json>, Vec<Option<String>>);
 
-/// Projection texts by entity and result type (sql::TextCache).
-static COLUMNS: LazyLock<TextCache<(&'static str, ResultType)>> =
-    LazyLock::new(|| TextCache::new(256));
+/// A row's values as the wire text, in the projection's order (`Projection::decode`).
+type Values<'r> = Vec<Cow<'r, str>>;
+
+/// Where each value of a projection sits in its table's row type, by entity and result
+/// type (`Projection::layout`).
+static LAYOUTS: LazyLock<Mutex<HashMap<LayoutKey, Arc<Layout>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// An entity's name and a result type.
+type LayoutKey = (&'static str, ResultType);
+
+/// The positions of a projection's columns among the fields of its table's row type, and
+/// the names of those fields when they were found: a table altered since (another
+/// worker's migration) has other names, and the positions are found again.
+struct Layout {
+    names: Vec<String>,
+    positions: Vec<usize>,
+}
 
 /// The columns one result type reads from an entity's table.
 pub struct Projection<'a> {
@@ -80,22 +97,84 @@ impl<'a> Projection<'a> {
             .push_bind(code.to_string());
     }
 
-    /// Push the columns `block` reads, over the row alias `t` (a SELECT's or a RETURNING's).
+    /// Push what a block is read from, over the row alias `t` (a SELECT's or a
+    /// RETURNING's): the whole row, one value (record.rs says why), decoded by
+    /// [`decode`](Self::decode).
     pub fn push_columns(&self, qb: &mut QueryBuilder<'_, Postgres>) {
-        let text = COLUMNS.get_or_build((self.def.name, self.result_type), || {
-            let mut exprs: Vec<String> = self.fields.iter().map(|f| display_expr("t", f)).collect();
-            exprs.extend(self.related.iter().map(|(_, f)| column("t", f)));
-            if self.dynamic {
-                exprs.push(format!("t.{}::text", ident(DYNAMIC_COLUMN)));
-            }
-            exprs.join(", ")
-        });
-        qb.push(&*text);
+        qb.push("t");
     }
 
     /// How many columns `push_columns` pushes.
     pub fn width(&self) -> usize {
-        self.fields.len() + self.related.len() + usize::from(self.dynamic)
+        1
+    }
+
+    /// The table columns a block shows, in the order of [`decode`](Self::decode)'s values:
+    /// the fields, the related blocks' foreign keys, the dynamic fields.
+    fn columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let fields = self.fields.iter().map(|f| f.column);
+        let related = self.related.iter().map(|(_, f)| f.column);
+        fields
+            .chain(related)
+            .chain(self.dynamic.then_some(DYNAMIC_COLUMN))
+    }
+
+    /// The values of the row `push_columns` read (column 0 of `row`) as the wire text, in
+    /// the order of [`columns`](Self::columns); NULL as `""`.
+    fn decode<'r>(&self, row: &'r PgRow) -> Result<Values<'r>, EngineError> {
+        let raw = row.try_get_raw(0)?;
+        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
+        let fields = record::fields(bytes).map_err(decode_error)?;
+        let layout = self.layout(row.column(0).type_info())?;
+        if fields.len() != layout.names.len() {
+            return Err(decode_error(format!(
+                "a row of {} has {} values for {} columns",
+                self.def.table,
+                fields.len(),
+                layout.names.len()
+            )));
+        }
+        layout
+            .positions
+            .iter()
+            .map(|&i| record::text(fields[i]).map_err(decode_error))
+            .collect()
+    }
+
+    /// The [`Layout`] of this projection in `row_type`, the type of its rows as the
+    /// connection described them (sqlx reads a row type's fields once per connection).
+    fn layout(&self, row_type: &PgTypeInfo) -> Result<Arc<Layout>, EngineError> {
+        let PgTypeKind::Composite(fields) = row_type.kind() else {
+            return Err(decode_error(format!(
+                "a row of {} came as {}, not as its row type",
+                self.def.table, row_type
+            )));
+        };
+        let key = (self.def.name, self.result_type);
+        let mut layouts = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(layout) = layouts.get(&key) {
+            let same = layout.names.len() == fields.len()
+                && layout
+                    .names
+                    .iter()
+                    .zip(fields.iter())
+                    .all(|(a, (b, _))| a == b);
+            if same {
+                return Ok(layout.clone());
+            }
+        }
+        let names: Vec<String> = fields.iter().map(|(name, _)| name.clone()).collect();
+        let positions = self
+            .columns()
+            .map(|c| {
+                names.iter().position(|n| n == c).ok_or_else(|| {
+                    decode_error(format!("table {} has no column {c:?}", self.def.table))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let layout = Arc::new(Layout { names, positions });
+        layouts.insert(key, layout.clone());
+        Ok(layout)
     }
 
     /// The entity block of each row, and the stored codes of its related blocks. The
@@ -106,10 +185,14 @@ impl<'a> Projection<'a> {
         known: &Known,
         rows: &[PgRow],
     ) -> Result<Vec<BlockAndRelated>, EngineError> {
-        let labels = self.labels(conn, known, rows).await?;
+        let rows = rows
+            .iter()
+            .map(|row| self.decode(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let labels = self.labels(conn, known, &rows).await?;
         let capacity = self.fields.len() + usize::from(self.dynamic) * 8;
         let mut blocks = Vec::with_capacity(rows.len());
-        for row in rows {
+        for row in &rows {
             let mut block = Map::with_capacity(capacity);
             let related = self.visit(row, &labels, |key, value| {
                 block.insert(key.to_string(), Json::String(value.to_string()));
@@ -141,10 +224,13 @@ impl<'a> Projection<'a> {
         row: &PgRow,
         out: &mut Vec<u8>,
     ) -> Result<Vec<Option<String>>, EngineError> {
-        let labels = self.labels(conn, known, std::slice::from_ref(row)).await?;
+        let values = self.decode(row)?;
+        let labels = self
+            .labels(conn, known, std::slice::from_ref(&values))
+            .await?;
         out.push(b'{');
         let mut first = true;
-        let related = self.visit(row, &labels, |key, value| {
+        let related = self.visit(&values, &labels, |key, value| {
             if !first {
                 out.push(b',');
             }
@@ -163,14 +249,13 @@ impl<'a> Projection<'a> {
         &self,
         conn: &mut PgConnection,
         known: &Known,
-        rows: &[PgRow],
+        rows: &[Values<'_>],
     ) -> Result<Labels, EngineError> {
         let mut codes = Vec::new();
         for row in rows {
             for &i in &self.labelled {
-                match row.try_get_unchecked::<Option<&str>, _>(i)? {
-                    Some(code) if !code.is_empty() => codes.push(code.to_string()),
-                    _ => {}
+                if !row[i].is_empty() {
+                    codes.push(row[i].to_string());
                 }
             }
         }
@@ -180,24 +265,19 @@ impl<'a> Projection<'a> {
         Labels::of(conn, known, codes).await
     }
 
-    /// Each key and value of a row's block, in the seed's order, to `field`: the
-    /// generictype codes as their labels (`""` when empty or unknown), then the dynamic
-    /// fields as `v_<name>` sorted by name. Returns the stored codes of its related blocks.
-    ///
-    /// Every column of the projection is text-like (`push_columns`: text casts, varchar
-    /// codes), read as `&str` without sqlx's per-column type check, which was ~3% of a
-    /// GET's instructions (callgrind, issue 8); the UTF-8 check stays.
+    /// Each key and value of a row's block (its [`decode`](Self::decode)d values), in the
+    /// seed's order, to `field`: the generictype codes as their labels (`""` when empty or
+    /// unknown), then the dynamic fields as `v_<name>` sorted by name. Returns the stored
+    /// codes of its related blocks (`None` when empty).
     fn visit(
         &self,
-        row: &PgRow,
+        values: &[Cow<'_, str>],
         labels: &Labels,
         mut field: impl FnMut(&str, &str),
     ) -> Result<Vec<Option<String>>, EngineError> {
         let mut labelled = self.labelled.iter().peekable();
         for (i, f) in self.fields.iter().enumerate() {
-            let value: &str = row
-                .try_get_unchecked::<Option<&str>, _>(i)?
-                .unwrap_or_default();
+            let value = &*values[i];
             if labelled.next_if_eq(&&i).is_some() {
                 field(f.json, labels.get(value));
             } else {
@@ -205,15 +285,13 @@ impl<'a> Projection<'a> {
             }
         }
         let n = self.fields.len();
-        let mut related = Vec::with_capacity(self.related.len());
-        for i in 0..self.related.len() {
-            related.push(row.try_get_unchecked::<Option<String>, _>(n + i)?);
-        }
+        let related = values[n..n + self.related.len()]
+            .iter()
+            .map(|code| (!code.is_empty()).then(|| code.to_string()))
+            .collect();
         if self.dynamic {
-            let raw: Option<&str> = row.try_get_unchecked(n + self.related.len())?;
-            let values: Map<String, Json> = raw
-                .and_then(|r| serde_json::from_str(r).ok())
-                .unwrap_or_default();
+            let raw = &*values[n + self.related.len()];
+            let values: Map<String, Json> = serde_json::from_str(raw).unwrap_or_default();
             let mut names: Vec<_> = values.into_iter().collect();
             names.sort_by(|a, b| a.0.cmp(&b.0));
             for (name, value) in names {
@@ -414,6 +492,11 @@ async fn extras(
         extras.push(("indicators", Json::Array(vec![Json::Object(indicators)])));
     }
     Ok(extras)
+}
+
+/// A row the reply cannot be read from: a fault (INTERNAL), not the request's.
+fn decode_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> EngineError {
+    EngineError::from(sqlx::Error::Decode(e.into()))
 }
 
 /// JSON text written straight from a row: a GET's or a PUT's result (issue 8). It stands

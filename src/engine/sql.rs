@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::definition::{EntityDef, Field, Reference, Type};
+use super::definition::{EntityDef, Field, Reference};
 use crate::entities::Registry;
 
 /// SQL texts by shape, each built once: building the text of a seed-shaped PUT (~85
@@ -76,20 +76,6 @@ pub fn is_generictype(field: &Field) -> bool {
         field.reference,
         Some(Reference::GenericType(_)) | Some(Reference::Entity(GENERICTYPE))
     )
-}
-
-/// The expression that renders a column as the wire text of SPEC section 3. A generictype
-/// foreign key is read as its code; render.rs shows its `originalCode` (`Labels`).
-pub fn display_expr(alias: &str, field: &Field) -> String {
-    let col = column(alias, field);
-    match field.ty {
-        Type::Varchar(_) | Type::Text => col,
-        // float8's text form is the shortest exact one since PostgreSQL 12: "0", "0.5", "200".
-        Type::Int | Type::Double => format!("{col}::text"),
-        Type::Bool => format!("CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0' END"),
-        Type::Date => format!("to_char({col}, 'YYYY-MM-DD')"),
-        Type::DateTime => format!("to_char({col}, 'YYYY-MM-DD HH24:MI:SS')"),
-    }
 }
 
 /// Escape `%`, `_` and `\` for a LIKE pattern built around a bound value.

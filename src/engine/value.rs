@@ -1,6 +1,6 @@
 //! Values on the wire and in PostgreSQL (SPEC section 3, "Values on the way in"): one
 //! function parses a JSON value into a typed `Value` for a field's type, one binds a `Value`
-//! to a query. The way out is SQL (`sql::display_expr`): every column is rendered as text.
+//! to a query. The way out is record.rs: a row read whole, each value written as text.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::Value as Json;

@@ -5,6 +5,7 @@
 //! `tests/fixtures/README.md` says where each expected reply comes from.
 
 use serde_json::{json, Map, Value as Json};
+use sqlx::Row;
 
 use crate::assertions::{assert_error, assert_json_in_order, assert_ok, compare_in_order};
 use crate::assertions::{detail_fields, keys};
@@ -909,6 +910,108 @@ async fn get_writes_the_same_block_as_put_and_list_whatever_the_text_holds() {
     assert_eq!(block["v_CLI40"], "x\"y");
     compare_in_order("GET", block, &put.body["result"]["customer"]);
     compare_in_order("GET", block, &list.body["result"]["customer"][0]);
+    app.stop().await;
+}
+
+/// The reply reads the row whole and writes each value itself (engine/record.rs): every
+/// type shows as PostgreSQL's own SQL writes it (`::text`, `to_char`), NULL as `""`, in
+/// the GET's, the PUT's and the LIST's block alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_is_shown_as_postgresql_writes_it_in_get_put_and_list() {
+    let app = spawn_worker().await;
+    let cases = [
+        // (code, doubles for gpsLongitude / gpsLatitude / area / discountRate, int, bool,
+        // date, date-time)
+        (
+            "T0000011",
+            ["0.1", "-1.25", "1e15", "123456789012345.6"],
+            "-42",
+            "1",
+            "0099-01-01",
+            "9999-12-31 23:59:59",
+        ),
+        (
+            "T0000012",
+            ["1.5e-5", "0.0001", "200", "-0"],
+            "2147483647",
+            "0",
+            "2026-12-07",
+            "2000-01-01 00:00",
+        ),
+        ("T0000013", ["5e-324", "1e300", "", "0"], "", "", "", ""),
+    ];
+    for (code, doubles, int, bool, date, datetime) in cases {
+        let fields = json!({
+            "name": "TYPES", "gpsLongitude": doubles[0], "gpsLatitude": doubles[1],
+            "area": doubles[2], "discountRate": doubles[3], "workforce": int,
+            "blocked": bool, "vacationStart": date, "gpsUpdateDate": datetime,
+        });
+        let put = app.call("customer", put_customer(code, fields)).await;
+        let get = app
+            .call(
+                "customer",
+                json!({"verb": "GET", "code": code, "resultType": "extended"}),
+            )
+            .await;
+        let list = app
+            .call(
+                "customer",
+                json!({"verb": "LIST", "resultType": "extended", "filters": {"codeCustomer": code}}),
+            )
+            .await;
+        assert_ok(&put);
+        assert_ok(&get);
+        assert_ok(&list);
+        let query =
+            "SELECT coalesce(\"gpsLongitude\"::text, ''), coalesce(\"gpsLatitude\"::text, ''), \
+                   coalesce(area::text, ''), coalesce(\"discountRate\"::text, ''), \
+                   coalesce(workforce::text, ''), \
+                   coalesce(CASE WHEN blocked THEN '1' WHEN NOT blocked THEN '0' END, ''), \
+                   coalesce(to_char(\"vacationStart\", 'YYYY-MM-DD'), ''), \
+                   coalesce(to_char(\"gpsUpdateDate\", 'YYYY-MM-DD HH24:MI:SS'), '') \
+                   FROM sw_data_customer WHERE codecustomer = $1";
+        let row = sqlx::query(query)
+            .bind(code)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        let keys = [
+            "gpsLongitude",
+            "gpsLatitude",
+            "area",
+            "discountRate",
+            "workforce",
+            "blocked",
+            "vacationStart",
+            "gpsUpdateDate",
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            let expected: String = row.get(i);
+            for (verb, block) in [
+                ("GET", &get.body["result"]["customer"]),
+                ("PUT", &put.body["result"]["customer"]),
+                ("LIST", &list.body["result"]["customer"][0]),
+            ] {
+                assert_eq!(block[*key], json!(expected), "{verb} {code} {key}");
+            }
+        }
+    }
+    for (code, key, text) in [
+        ("T0000011", "discountRate", "123456789012345.6"),
+        ("T0000011", "area", "1e+15"),
+        ("T0000012", "gpsLongitude", "1.5e-05"),
+        ("T0000011", "vacationStart", "0099-01-01"),
+        ("T0000012", "gpsUpdateDate", "2000-01-01 00:00:00"),
+        ("T0000013", "workforce", ""),
+    ] {
+        let get = app
+            .call(
+                "customer",
+                json!({"verb": "GET", "code": code, "resultType": "extended"}),
+            )
+            .await;
+        assert_eq!(get.body["result"]["customer"][key], text, "{code} {key}");
+    }
     app.stop().await;
 }
 
