@@ -7,8 +7,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use foldhash::{HashMap, HashMapExt};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
-use sqlx::postgres::{PgRow, PgTypeInfo, PgTypeKind};
-use sqlx::{Column, PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::definition::{EntityDef, Field, Related};
 use super::error::EngineError;
@@ -24,20 +24,27 @@ type BlockAndRelated = (Map<String, Json>, Vec<Option<String>>);
 /// A row's values as the wire text, in the projection's order (`Projection::decode`).
 type Values<'r> = Vec<Cow<'r, str>>;
 
-/// Where each value of a projection sits in its table's row type, by entity and result
-/// type (`Projection::layout`).
+/// Where each value of a projection sits in its table's row, by entity and result type
+/// (`Projection::layout`).
 static LAYOUTS: LazyLock<Mutex<HashMap<LayoutKey, Arc<Layout>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// An entity's name and a result type.
 type LayoutKey = (&'static str, ResultType);
 
-/// The positions of a projection's columns among the fields of its table's row type, and
-/// the names of those fields when they were found: a table altered since (another
-/// worker's migration) has other names, and the positions are found again.
+/// A table's columns as the catalog gave them (the type OID of each, in order), and the
+/// positions among them of a projection's columns. A record whose fields have other
+/// types (a column added or dropped since, by another worker's migration) has the
+/// layout read again.
 struct Layout {
-    names: Vec<String>,
+    oids: Vec<u32>,
     positions: Vec<usize>,
+}
+
+impl Layout {
+    fn fits(&self, fields: &[record::Field<'_>]) -> bool {
+        self.oids.len() == fields.len() && self.oids.iter().zip(fields).all(|(a, (b, _))| a == b)
+    }
 }
 
 /// The columns one result type reads from an entity's table.
@@ -119,61 +126,87 @@ impl<'a> Projection<'a> {
             .chain(self.dynamic.then_some(DYNAMIC_COLUMN))
     }
 
-    /// The values of the row `push_columns` read (column 0 of `row`) as the wire text, in
+    /// The values of each row `push_columns` read (its column 0) as the wire text, in
     /// the order of [`columns`](Self::columns); NULL as `""`.
-    fn decode<'r>(&self, row: &'r PgRow) -> Result<Values<'r>, EngineError> {
-        let raw = row.try_get_raw(0)?;
-        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
-        let fields = record::fields(bytes).map_err(decode_error)?;
-        let layout = self.layout(row.column(0).type_info())?;
-        if fields.len() != layout.names.len() {
-            return Err(decode_error(format!(
-                "a row of {} has {} values for {} columns",
-                self.def.table,
-                fields.len(),
-                layout.names.len()
-            )));
+    async fn decode<'r>(
+        &self,
+        conn: &mut PgConnection,
+        rows: &'r [PgRow],
+    ) -> Result<Vec<Values<'r>>, EngineError> {
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let bytes = row
+                .try_get_raw(0)?
+                .as_bytes()
+                .map_err(sqlx::Error::Decode)?;
+            records.push(record::fields(bytes).map_err(decode_error)?);
         }
-        layout
-            .positions
+        let Some(first) = records.first() else {
+            return Ok(Vec::new());
+        };
+        let layout = self.layout(conn, first).await?;
+        records
             .iter()
-            .map(|&i| record::text(fields[i]).map_err(decode_error))
+            .map(|fields| {
+                if !layout.fits(fields) {
+                    return Err(decode_error(format!(
+                        "rows of {} changed shape within one statement",
+                        self.def.table
+                    )));
+                }
+                layout
+                    .positions
+                    .iter()
+                    .map(|&i| record::text(fields[i]).map_err(decode_error))
+                    .collect()
+            })
             .collect()
     }
 
-    /// The [`Layout`] of this projection in `row_type`, the type of its rows as the
-    /// connection described them (sqlx reads a row type's fields once per connection).
-    fn layout(&self, row_type: &PgTypeInfo) -> Result<Arc<Layout>, EngineError> {
-        let PgTypeKind::Composite(fields) = row_type.kind() else {
-            return Err(decode_error(format!(
-                "a row of {} came as {}, not as its row type",
-                self.def.table, row_type
-            )));
-        };
+    /// The [`Layout`] that fits `fields`, a record of this projection's table: the one
+    /// kept, or read from the catalog (once per process, and again when the table's
+    /// columns change).
+    async fn layout(
+        &self,
+        conn: &mut PgConnection,
+        fields: &[record::Field<'_>],
+    ) -> Result<Arc<Layout>, EngineError> {
         let key = (self.def.name, self.result_type);
-        let mut layouts = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(layout) = layouts.get(&key) {
-            let same = layout.names.len() == fields.len()
-                && layout
-                    .names
-                    .iter()
-                    .zip(fields.iter())
-                    .all(|(a, (b, _))| a == b);
-            if same {
-                return Ok(layout.clone());
-            }
+        let kept = LAYOUTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(layout) = kept.filter(|l| l.fits(fields)) {
+            return Ok(layout);
         }
-        let names: Vec<String> = fields.iter().map(|(name, _)| name.clone()).collect();
+        let columns: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT attname::text, atttypid::int8 FROM pg_attribute \
+             WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        )
+        .bind(ident(self.def.table))
+        .fetch_all(&mut *conn)
+        .await?;
         let positions = self
             .columns()
             .map(|c| {
-                names.iter().position(|n| n == c).ok_or_else(|| {
+                columns.iter().position(|(n, _)| n == c).ok_or_else(|| {
                     decode_error(format!("table {} has no column {c:?}", self.def.table))
                 })
             })
             .collect::<Result<_, _>>()?;
-        let layout = Arc::new(Layout { names, positions });
-        layouts.insert(key, layout.clone());
+        let oids = columns.iter().map(|(_, oid)| *oid as u32).collect();
+        let layout = Arc::new(Layout { oids, positions });
+        if !layout.fits(fields) {
+            return Err(decode_error(format!(
+                "a row of {} does not have the columns the catalog gives",
+                self.def.table
+            )));
+        }
+        LAYOUTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, layout.clone());
         Ok(layout)
     }
 
@@ -185,10 +218,7 @@ impl<'a> Projection<'a> {
         known: &Known,
         rows: &[PgRow],
     ) -> Result<Vec<BlockAndRelated>, EngineError> {
-        let rows = rows
-            .iter()
-            .map(|row| self.decode(row))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = self.decode(conn, rows).await?;
         let labels = self.labels(conn, known, &rows).await?;
         let capacity = self.fields.len() + usize::from(self.dynamic) * 8;
         let mut blocks = Vec::with_capacity(rows.len());
@@ -224,13 +254,12 @@ impl<'a> Projection<'a> {
         row: &PgRow,
         out: &mut Vec<u8>,
     ) -> Result<Vec<Option<String>>, EngineError> {
-        let values = self.decode(row)?;
-        let labels = self
-            .labels(conn, known, std::slice::from_ref(&values))
-            .await?;
+        let values = self.decode(conn, std::slice::from_ref(row)).await?;
+        let labels = self.labels(conn, known, &values).await?;
+        let values = values.first().map_or(&[][..], Vec::as_slice);
         out.push(b'{');
         let mut first = true;
-        let related = self.visit(&values, &labels, |key, value| {
+        let related = self.visit(values, &labels, |key, value| {
             if !first {
                 out.push(b',');
             }

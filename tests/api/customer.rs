@@ -1015,6 +1015,47 @@ async fn every_type_is_shown_as_postgresql_writes_it_in_get_put_and_list() {
     app.stop().await;
 }
 
+/// Replies read the row whole and find its columns through the catalog (render.rs): a
+/// column added or dropped while the worker runs (another version's migration in a
+/// rolling upgrade) changes nothing in what GET, PUT and LIST show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_added_or_dropped_while_running_changes_no_reply() {
+    let app = spawn_worker().await;
+    let get = json!({"verb": "GET", "code": "T0000021", "resultType": "extended"});
+    let list = json!({"verb": "LIST", "resultType": "extended",
+                      "filters": {"codeCustomer": "T0000021"}});
+    let put = |name: &str| put_customer("T0000021", json!({"name": name, "workforce": "12"}));
+    let first = app.call("customer", put("BEFORE")).await;
+    assert_ok(&first);
+    let before = app.call("customer", get.clone()).await;
+    assert_ok(&before);
+    for ddl in [
+        "ALTER TABLE sw_data_customer ADD COLUMN zz_a integer DEFAULT 7, ADD COLUMN zz_b text",
+        // Now a dropped column lies between the table's columns and the added one.
+        "ALTER TABLE sw_data_customer DROP COLUMN zz_a",
+        "ALTER TABLE sw_data_customer DROP COLUMN zz_b",
+    ] {
+        sqlx::query(ddl).execute(&app.pool).await.unwrap();
+        let after = app.call("customer", get.clone()).await;
+        assert_ok(&after);
+        let expected = &before.body["result"];
+        assert_eq!(&after.body["result"], expected, "GET after {ddl}");
+        let listed = app.call("customer", list.clone()).await;
+        assert_ok(&listed);
+        assert_eq!(
+            listed.body["result"]["customer"][0], expected["customer"],
+            "{ddl}"
+        );
+        let again = app.call("customer", put("BEFORE")).await;
+        assert_ok(&again);
+        assert_eq!(
+            again.body["result"]["customer"], expected["customer"],
+            "{ddl}"
+        );
+    }
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeclared_dynamic_field_is_validation_failed_naming_it() {
     let app = spawn_worker().await;
