@@ -226,7 +226,7 @@ impl<'a> Projection<'a> {
             let mut block = Map::with_capacity(capacity);
             let related = self.visit(row, &labels, |key, value| {
                 block.insert(key.to_string(), Json::String(value.to_string()));
-            })?;
+            });
             blocks.push((block, related));
         }
         Ok(blocks)
@@ -256,7 +256,9 @@ impl<'a> Projection<'a> {
     ) -> Result<Vec<Option<String>>, EngineError> {
         let values = self.decode(conn, std::slice::from_ref(row)).await?;
         let labels = self.labels(conn, known, &values).await?;
-        let values = values.first().map_or(&[][..], Vec::as_slice);
+        let values = values
+            .first()
+            .ok_or_else(|| decode_error("a row gave no values"))?;
         out.push(b'{');
         let mut first = true;
         let related = self.visit(values, &labels, |key, value| {
@@ -267,7 +269,7 @@ impl<'a> Projection<'a> {
             push_json_str(out, key);
             out.push(b':');
             push_json_str(out, value);
-        })?;
+        });
         out.push(b'}');
         Ok(related)
     }
@@ -303,7 +305,7 @@ impl<'a> Projection<'a> {
         values: &[Cow<'_, str>],
         labels: &Labels,
         mut field: impl FnMut(&str, &str),
-    ) -> Result<Vec<Option<String>>, EngineError> {
+    ) -> Vec<Option<String>> {
         let mut labelled = self.labelled.iter().peekable();
         for (i, f) in self.fields.iter().enumerate() {
             let value = &*values[i];
@@ -332,7 +334,7 @@ impl<'a> Projection<'a> {
                 field(&format!("v_{name}"), &text);
             }
         }
-        Ok(related)
+        related
     }
 
     /// The `related` object of extendedRelated: each referenced row as its own entity's
