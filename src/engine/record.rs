@@ -56,7 +56,10 @@ pub type Field<'r> = (u32, Option<&'r [u8]>);
 pub fn fields(bytes: &[u8]) -> Result<Vec<Field<'_>>, RecordError> {
     let mut at = 0;
     let count = read_i32(bytes, &mut at)?;
-    let mut fields = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    // Each field takes at least 8 bytes: a count beyond that is cut short below, and
+    // must not size the allocation.
+    let capacity = usize::try_from(count).unwrap_or(0).min(bytes.len() / 8);
+    let mut fields = Vec::with_capacity(capacity);
     for _ in 0..count {
         let oid = read_i32(bytes, &mut at)? as u32;
         let len = read_i32(bytes, &mut at)?;
@@ -239,6 +242,9 @@ mod tests {
         for end in 0..bytes.len() {
             assert!(fields(&bytes[..end]).is_err(), "cut at {end}");
         }
+        let mut huge = i32::MAX.to_be_bytes().to_vec();
+        huge.extend(&bytes[4..]);
+        assert!(fields(&huge).is_err(), "a count past the bytes is an error");
         assert!(text((oid::INT4, Some(&[0, 1]))).is_err());
         assert!(text((oid::BOOL, Some(&[]))).is_err());
         assert!(text((oid::JSONB, Some(b"{}"))).is_err(), "no version byte");

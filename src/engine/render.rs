@@ -2,7 +2,7 @@
 //! selects, in the seed's key order, and the `related` and `indicators` blocks.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use foldhash::{HashMap, HashMapExt};
 use serde_json::value::RawValue;
@@ -14,7 +14,7 @@ use super::definition::{EntityDef, Field, Related};
 use super::error::EngineError;
 use super::known::{self, Known};
 use super::record;
-use super::sql::{self, column, ident, DYNAMIC_COLUMN};
+use super::sql::{self, column, ident, Cache, DYNAMIC_COLUMN};
 use crate::entities::Registry;
 use crate::request::{ResultType, Settings};
 
@@ -26,8 +26,7 @@ type Values<'r> = Vec<Cow<'r, str>>;
 
 /// Where each value of a projection sits in its table's row, by entity and result type
 /// (`Projection::layout`).
-static LAYOUTS: LazyLock<Mutex<HashMap<LayoutKey, Arc<Layout>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static LAYOUTS: LazyLock<Cache<LayoutKey, Arc<Layout>>> = LazyLock::new(|| Cache::new(256));
 
 /// An entity's name and a result type.
 type LayoutKey = (&'static str, ResultType);
@@ -172,12 +171,7 @@ impl<'a> Projection<'a> {
         fields: &[record::Field<'_>],
     ) -> Result<Arc<Layout>, EngineError> {
         let key = (self.def.name, self.result_type);
-        let kept = LAYOUTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(layout) = kept.filter(|l| l.fits(fields)) {
+        if let Some(layout) = LAYOUTS.get(&key).filter(|l| l.fits(fields)) {
             return Ok(layout);
         }
         let columns: Vec<(String, i64)> = sqlx::query_as(
@@ -203,10 +197,7 @@ impl<'a> Projection<'a> {
                 self.def.table
             )));
         }
-        LAYOUTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, layout.clone());
+        LAYOUTS.insert(key, layout.clone());
         Ok(layout)
     }
 

@@ -9,39 +9,53 @@ use foldhash::{HashMap, HashMapExt};
 use super::definition::{EntityDef, Field, Reference};
 use crate::entities::Registry;
 
+/// A bounded map shared by every request: past `capacity` keys, new entries are not
+/// kept (a key already kept is still replaced). A poisoned lock is used as it is: each
+/// operation is a single get or insert, so a panic elsewhere cannot leave it half-written.
+pub struct Cache<K, V> {
+    entries: Mutex<HashMap<K, V>>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq, V: Clone> Cache<K, V> {
+    pub fn new(capacity: usize) -> Cache<K, V> {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.lock().get(key).cloned()
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        let mut entries = self.lock();
+        if entries.len() < self.capacity || entries.contains_key(&key) {
+            entries.insert(key, value);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// SQL texts by shape, each built once: building the text of a seed-shaped PUT (~85
 /// columns, its reply's projection) took more of the worker's CPU than the rest of the
 /// request (issue 8, callgrind). The values are bound apart, in the order the text numbers
 /// them. Bounded: past `capacity` shapes (requests giving ever other sets of fields), texts
 /// are built per request again rather than kept.
-pub struct TextCache<K> {
-    texts: Mutex<HashMap<K, Arc<str>>>,
-    capacity: usize,
-}
+pub type TextCache<K> = Cache<K, Arc<str>>;
 
-impl<K: Hash + Eq> TextCache<K> {
-    pub fn new(capacity: usize) -> TextCache<K> {
-        TextCache {
-            texts: Mutex::new(HashMap::new()),
-            capacity,
-        }
-    }
-
+impl<K: Hash + Eq> Cache<K, Arc<str>> {
     pub fn get_or_build(&self, key: K, build: impl FnOnce() -> String) -> Arc<str> {
-        if let Some(text) = self.lock().get(&key) {
-            return text.clone();
+        if let Some(text) = self.get(&key) {
+            return text;
         }
         let text: Arc<str> = build().into();
-        let mut texts = self.lock();
-        if texts.len() < self.capacity {
-            texts.insert(key, text.clone());
-        }
+        self.insert(key, text.clone());
         text
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<str>>> {
-        // A panic while holding the lock cannot leave the map half-written: use it.
-        self.texts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -113,6 +127,16 @@ mod tests {
         assert_eq!(&*cache.get_or_build("b", || build("B")), "B");
         assert_eq!(&*cache.get_or_build("b", || build("B")), "B");
         assert_eq!(builds, 3, "b is past the capacity: built each time");
+    }
+
+    #[test]
+    fn a_kept_key_is_replaced_even_when_the_cache_is_full() {
+        let cache = Cache::new(1);
+        cache.insert("a", 1);
+        cache.insert("b", 2);
+        cache.insert("a", 3);
+        assert_eq!(cache.get(&"a"), Some(3));
+        assert_eq!(cache.get(&"b"), None, "past the capacity");
     }
 
     #[test]
