@@ -37,6 +37,7 @@ async fn quick_bench_writes_every_key() {
         "put_paced_per_s",
         "db_ceiling_per_s",
         "db_full_sql_per_s",
+        "engine_put_per_s",
         "broker_ceiling_per_s",
         "lower_ceiling_per_s",
         "put_ratio",
@@ -106,6 +107,18 @@ async fn quick_bench_writes_every_key() {
     );
     assert!(
         matches!(order, (Some(b), Some(w), Some(a)) if b < w && w < a),
+        "{cpu_runs:?}"
+    );
+    // The engine in process ran (its check that every PUT left its rows passed) and was
+    // metered apart.
+    assert!(
+        json["engine_put_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "{text}"
+    );
+    assert!(
+        cpu_runs
+            .iter()
+            .any(|r| r.starts_with("engine in process, no broker")),
         "{cpu_runs:?}"
     );
     assert_eq!(json["quick"], true);

@@ -17,6 +17,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -92,6 +94,112 @@ pub async fn engine_outcome(url: &str) -> Result<String> {
     .await;
     pool.close().await;
     outcome
+}
+
+/// The worker's engine without the broker: `n` of the bench's PUTs (codes from `tag`),
+/// each decoded from its bytes and applied by `engine::apply` with a message id, by
+/// `concurrency` spawned tasks on a pool of that size, with the worker's reference cache.
+/// `warm_up` PUTs of another tag go first, unmeasured, then a CHECKPOINT, as before the
+/// worker's runs. Returns the rate in PUTs per second and the CPU of the measured part,
+/// labelled `label` (this process's CPU is the engine's: the `bench` column).
+pub async fn engine_loop(
+    url: &str,
+    n: usize,
+    warm_up: usize,
+    concurrency: usize,
+    tag: &str,
+    label: &str,
+) -> Result<(f64, super::cpu::CpuUse)> {
+    let settings = crate::config::Settings::default();
+    let concurrency = concurrency.max(1);
+    let size = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let pool = crate::database::prepare(url, size, settings.lock_timeout_ms).await?;
+    let shared = Arc::new((
+        Db::new(pool.clone()),
+        Known::new(settings.reference_cache()),
+        Registry::standard(),
+    ));
+    let measured = async {
+        apply_all(&shared, &format!("{tag}W"), warm_up, concurrency).await?;
+        super::checkpoint(url, label).await;
+        let meter = super::cpu::Meter::start();
+        let started = std::time::Instant::now();
+        apply_all(&shared, tag, n, concurrency).await?;
+        let rate = n as f64 / started.elapsed().as_secs_f64().max(f64::EPSILON);
+        Ok((rate, meter.stop(label, n).await))
+    }
+    .await;
+    // `Db` keeps released connections for the next request, out of the pool's reach: it
+    // goes first, or the check below would wait for a connection and the close forever.
+    drop(shared);
+    let checked = match measured {
+        Ok(measured) => check_applied(&pool, tag, n).await.map(|()| measured),
+        Err(e) => Err(e),
+    };
+    pool.close().await;
+    checked
+}
+
+/// Every one of the `n` PUTs of `tag` left its customer and its inbox record: a loop that
+/// measured something else (no row written) fails the bench.
+async fn check_applied(pool: &PgPool, tag: &str, n: usize) -> Result<()> {
+    let codes = format!("{tag}________");
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM sw_data_customer WHERE codecustomer LIKE $1), \
+                (SELECT count(*) FROM webhook_inbox WHERE message_id LIKE 'engine-' || $1)",
+    )
+    .bind(&codes)
+    .fetch_one(pool)
+    .await?;
+    let (customers, records): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    if customers != n as i64 || records != n as i64 {
+        return Err(BenchError::Failed(format!(
+            "the engine loop applied {n} PUTs but left {customers} customers and {records} \
+             inbox records"
+        )));
+    }
+    Ok(())
+}
+
+/// `n` PUTs of `tag` through the engine, `concurrency` tasks taking the next index each.
+async fn apply_all(
+    shared: &Arc<(Db, Known, Registry)>,
+    tag: &str,
+    n: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (shared, next, tag) = (shared.clone(), next.clone(), tag.to_string());
+            tokio::spawn(async move {
+                let (db, known, registry) = &*shared;
+                let def = entity(registry, ENTITY)?;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<(), BenchError>(());
+                    }
+                    let envelope = Envelope {
+                        body: load::put_body(&tag, i),
+                        content_type: Some("application/json".into()),
+                        webhook_version: None,
+                    };
+                    let request = request::decode(&envelope, usize::MAX)
+                        .map_err(|e| BenchError::Failed(format!("the engine loop: {e}")))?;
+                    let id = format!("engine-{}", load::put_code(&tag, i));
+                    engine::apply(db, registry, known, def, &request, Some(&id))
+                        .await
+                        .map_err(|e| BenchError::Failed(format!("the engine loop: {e}")))?;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .map_err(|e| BenchError::Failed(format!("the engine loop panicked: {e}")))??;
+    }
+    Ok(())
 }
 
 /// A generated pgbench script and the values it binds (`-D name=value`).

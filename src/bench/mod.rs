@@ -610,6 +610,24 @@ async fn ceilings_section(
     bench.drop_database(&url).await?;
     report.db_full_sql_per_s = tps?;
     step(&format!(
+        "the engine in process, no broker: {} PUTs, {} at once",
+        p.scale_puts, p.in_flight
+    ));
+    let url = bench.fresh_database("engine").await?;
+    let run = ceilings::engine_loop(
+        &url,
+        p.scale_puts,
+        p.in_flight * 10,
+        p.in_flight,
+        &bench.run_tag(),
+        "engine in process, no broker (bench = engine)",
+    )
+    .await;
+    bench.drop_database(&url).await?;
+    let (rate, cpu) = run?;
+    report.engine_put_per_s = rate;
+    report.cpu.push(cpu);
+    step(&format!(
         "broker ceiling: null worker, {} requests published first, prefetch {}",
         p.n, p.null_worker_prefetch
     ));

@@ -145,6 +145,11 @@ pub struct Report {
     /// pgbench, every statement of the worker's PUT (the writes plus its lookups, hook
     /// and read-back): what the worker's SQL alone allows.
     pub db_full_sql_per_s: f64,
+    /// The worker's engine in the bench's own process, no broker: the bench's PUTs decoded
+    /// and applied by `engine::apply` at the worker's concurrency, on a fresh database.
+    /// Between `db_full_sql_per_s` (the SQL alone) and `put_per_s` (the whole worker), it
+    /// tells the engine's cost from the transport's.
+    pub engine_put_per_s: f64,
     /// Null worker: consume, publish the reply with confirm, ack.
     pub broker_ceiling_per_s: f64,
     /// The same in closed loop with `params.read_window` outstanding, the publisher
@@ -211,6 +216,7 @@ impl Report {
             db_ceiling_per_s: f64::NAN,
             db_ceiling_runs_per_s: Vec::new(),
             db_full_sql_per_s: f64::NAN,
+            engine_put_per_s: f64::NAN,
             broker_ceiling_per_s: f64::NAN,
             broker_closed_loop_per_s: f64::NAN,
             lower_ceiling_per_s: f64::NAN,
@@ -411,8 +417,9 @@ impl Report {
         out.push_str(&format!(
             "\nceilings: database {:.0} tx/s (pgbench, {} clients, the worker's PUT writes; \
              the mean of {}); \
-             database with every statement of the worker's PUT {:.0} tx/s; broker {:.0} req/s \
-             (null worker, published first), {:.0} req/s (closed loop)\n",
+             database with every statement of the worker's PUT {:.0} tx/s; the engine in \
+             process, no broker, {:.0} PUT/s; broker {:.0} req/s (null worker, published \
+             first), {:.0} req/s (closed loop)\n",
             self.db_ceiling_per_s,
             p.pgbench_clients,
             self.db_ceiling_runs_per_s
@@ -421,6 +428,7 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(" and "),
             self.db_full_sql_per_s,
+            self.engine_put_per_s,
             self.broker_ceiling_per_s,
             self.broker_closed_loop_per_s
         ));
