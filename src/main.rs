@@ -41,7 +41,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Call(args) => call(args).await,
         Command::Import(args) => import_file(args).await,
         Command::Dlq(args) => dlq(args).await,
-        Command::Bench(args) => Ok(webhook_worker::bench::run(args).await.map(drop)?),
+        Command::Bench(args) => {
+            // Ctrl-C or SIGTERM stops the bench, which still removes its databases and
+            // queues.
+            let interrupt = CancellationToken::new();
+            tokio::spawn(signal_shutdown(interrupt.clone()));
+            Ok(webhook_worker::bench::run_until(args, interrupt)
+                .await
+                .map(drop)?)
+        }
         Command::Schema => {
             let document = webhook_worker::schema::asyncapi(&Registry::standard());
             out!("{}", document.trim_end_matches('\n'));

@@ -143,3 +143,87 @@ async fn quick_bench_writes_every_key() {
         .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["met"].is_null())));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGTERM (or Ctrl-C) in the middle of a run stops the bench with an error, and the bench
+/// still removes what it made: no database and no queue with its id is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_bench_leaves_no_database_nor_queue() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let defaults = BenchArgs::default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-worker"))
+        .args(["bench", "--quick", "--puts", "20000", "--skip-reads"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the bench starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    // "bench: databases bench_<id>_*, topology prefix bench<id>., ..."
+    let mut id = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr is text");
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("bench: databases bench_") {
+            id = rest.split('_').next().map(str::to_string);
+        }
+        // The bench database and the queues exist once the PUTs are being published.
+        if line.starts_with("bench: PUT: publishing") {
+            break;
+        }
+    }
+    let id = id.unwrap_or_else(|| panic!("no bench id in {seen:?}"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = child.wait().expect("the bench exits");
+    assert!(
+        !status.success(),
+        "an interrupted bench is not a result: {rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("interrupted")),
+        "it says why it stopped: {rest:?}"
+    );
+    assert!(rest.iter().any(|l| l == "bench: cleaning up"), "{rest:?}");
+
+    let server = defaults.database_url.replace("/webhook", "/postgres");
+    let pool = sqlx::PgPool::connect(&server)
+        .await
+        .expect("PostgreSQL is up");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'")
+            .bind(format!("bench_{id}_"))
+            .fetch_one(&pool)
+            .await
+            .expect("pg_database is readable");
+    assert_eq!(left, 0, "databases of bench {id} are left");
+
+    let connection = webhook_worker::transport::connection::connect(&defaults.amqp_url)
+        .await
+        .expect("RabbitMQ is up");
+    for queue in [
+        "webhook.customer",
+        "webhook.customer.reply",
+        "webhook.benchnull",
+    ] {
+        let channel = connection.create_channel().await.expect("a channel");
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let declared = channel
+            .queue_declare(
+                format!("bench{id}.{queue}").as_str().into(),
+                passive,
+                Default::default(),
+            )
+            .await;
+        assert!(declared.is_err(), "queue bench{id}.{queue} is left");
+    }
+}

@@ -594,6 +594,8 @@ pub async fn pgbench(bench: &Bench, database_url: &str, script: &Script) -> Resu
         // The worker's connections are plain TCP (sqlx is built without TLS); libpq's
         // default `prefer` would encrypt pgbench's and charge the ceiling for it.
         .env("PGSSLMODE", "disable")
+        // An interrupted bench drops this run: pgbench goes with it.
+        .kill_on_drop(true)
         .args(["-n", "-M", "prepared"])
         .args(["-c", &clients.to_string(), "-j", &threads.to_string()])
         .args(["-T", &p.pgbench_secs.to_string()])

@@ -35,6 +35,7 @@ use clap::Args;
 use serde::Serialize;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
+use tokio_util::sync::CancellationToken;
 
 use crate::entities::Registry;
 use crate::transport::topology::{QueueKind, Topology};
@@ -309,6 +310,13 @@ impl Bench {
 
 /// Run the bench: print the table, write the JSON, clean up. Returns the report.
 pub async fn run(args: BenchArgs) -> Result<Report> {
+    run_until(args, CancellationToken::new()).await
+}
+
+/// [`run`], stopped early when `interrupt` is cancelled (SIGINT or SIGTERM): the run in
+/// progress is dropped (its worker processes and pgbench are killed) and the bench's
+/// databases and queues are removed all the same.
+pub async fn run_until(args: BenchArgs, interrupt: CancellationToken) -> Result<Report> {
     let params = Params::from_args(&args);
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     let worker_bin = match &args.worker_bin {
@@ -342,7 +350,12 @@ pub async fn run(args: BenchArgs) -> Result<Report> {
         bench.work_dir.display()
     );
     let started = chrono::Utc::now();
-    let outcome = sections(&bench).await;
+    let outcome = tokio::select! {
+        outcome = sections(&bench) => outcome,
+        () = interrupt.cancelled() => Err(BenchError::Failed(
+            "interrupted: the run was stopped, nothing is reported".into(),
+        )),
+    };
     let cleaned = cleanup(&bench).await;
     let mut report = outcome?;
     cleaned?;
