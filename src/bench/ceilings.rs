@@ -69,26 +69,9 @@ pub async fn sample_outcome(pool: &PgPool) -> Result<String> {
 pub async fn engine_outcome(url: &str) -> Result<String> {
     let pool = crate::database::prepare(url, 2, 10_000).await?;
     let outcome = async {
-        let envelope = Envelope {
-            body: load::put_body("S", 0),
-            content_type: Some("application/json".into()),
-            webhook_version: None,
-        };
-        let request = request::decode(&envelope, usize::MAX)
-            .map_err(|e| BenchError::Failed(format!("the bench's PUT: {e}")))?;
         let registry = Registry::standard();
-        let def = entity(&registry, ENTITY)?;
         let db = Db::new(pool.clone());
-        engine::apply(
-            &db,
-            &registry,
-            &Known::disabled(),
-            def,
-            &request,
-            Some("bench-sample"),
-        )
-        .await
-        .map_err(|e| BenchError::Failed(format!("the bench's PUT: {e}")))?;
+        apply_put(&db, &registry, &Known::disabled(), "S", 0, "bench-sample").await?;
         sample_outcome(&pool).await
     }
     .await;
@@ -96,11 +79,37 @@ pub async fn engine_outcome(url: &str) -> Result<String> {
     outcome
 }
 
+/// The bench's PUT number `i` of `tag` (`load::put_body`), decoded from its bytes as the
+/// worker decodes a delivery and applied by the engine with `message_id`.
+async fn apply_put(
+    db: &Db,
+    registry: &Registry,
+    known: &Known,
+    tag: &str,
+    i: usize,
+    message_id: &str,
+) -> Result<()> {
+    let failed = |e: &dyn std::fmt::Display| {
+        BenchError::Failed(format!("the bench's PUT {}: {e}", load::put_code(tag, i)))
+    };
+    let envelope = Envelope {
+        body: load::put_body(tag, i),
+        content_type: Some("application/json".into()),
+        webhook_version: None,
+    };
+    let request = request::decode(&envelope, usize::MAX).map_err(|e| failed(&e))?;
+    let def = entity(registry, ENTITY)?;
+    engine::apply(db, registry, known, def, &request, Some(message_id))
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(())
+}
+
 /// The worker's engine without the broker: `n` of the bench's PUTs (codes from `tag`),
 /// each decoded from its bytes and applied by `engine::apply` with a message id, by
 /// `concurrency` spawned tasks on a pool of that size, with the worker's reference cache.
-/// `warm_up` PUTs of another tag go first, unmeasured, then a CHECKPOINT, as before the
-/// worker's runs. Returns the rate in PUTs per second and the CPU of the measured part,
+/// `warm_up` PUTs of another tag (`W` before `tag`: no code of it starts with `tag`) go
+/// first, unmeasured, then a CHECKPOINT, as before the worker's runs. Returns the rate in PUTs per second and the CPU of the measured part,
 /// labelled `label` (this process's CPU is the engine's: the `bench` column).
 pub async fn engine_loop(
     url: &str,
@@ -120,7 +129,7 @@ pub async fn engine_loop(
         Registry::standard(),
     ));
     let measured = async {
-        apply_all(&shared, &format!("{tag}W"), warm_up, concurrency).await?;
+        apply_all(&shared, &format!("W{tag}"), warm_up, concurrency).await?;
         super::checkpoint(url, label).await;
         let meter = super::cpu::Meter::start();
         let started = std::time::Instant::now();
@@ -143,12 +152,11 @@ pub async fn engine_loop(
 /// Every one of the `n` PUTs of `tag` left its customer and its inbox record: a loop that
 /// measured something else (no row written) fails the bench.
 async fn check_applied(pool: &PgPool, tag: &str, n: usize) -> Result<()> {
-    let codes = format!("{tag}________");
     let row = sqlx::query(
-        "SELECT (SELECT count(*) FROM sw_data_customer WHERE codecustomer LIKE $1), \
-                (SELECT count(*) FROM webhook_inbox WHERE message_id LIKE 'engine-' || $1)",
+        "SELECT (SELECT count(*) FROM sw_data_customer WHERE codecustomer LIKE $1 || '%'), \
+                (SELECT count(*) FROM webhook_inbox WHERE message_id LIKE 'engine-' || $1 || '%')",
     )
-    .bind(&codes)
+    .bind(tag)
     .fetch_one(pool)
     .await?;
     let (customers, records): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -174,23 +182,13 @@ async fn apply_all(
             let (shared, next, tag) = (shared.clone(), next.clone(), tag.to_string());
             tokio::spawn(async move {
                 let (db, known, registry) = &*shared;
-                let def = entity(registry, ENTITY)?;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n {
                         return Ok::<(), BenchError>(());
                     }
-                    let envelope = Envelope {
-                        body: load::put_body(&tag, i),
-                        content_type: Some("application/json".into()),
-                        webhook_version: None,
-                    };
-                    let request = request::decode(&envelope, usize::MAX)
-                        .map_err(|e| BenchError::Failed(format!("the engine loop: {e}")))?;
                     let id = format!("engine-{}", load::put_code(&tag, i));
-                    engine::apply(db, registry, known, def, &request, Some(&id))
-                        .await
-                        .map_err(|e| BenchError::Failed(format!("the engine loop: {e}")))?;
+                    apply_put(db, registry, known, &tag, i, &id).await?;
                 }
             })
         })
