@@ -47,8 +47,12 @@ fn ticks_per_second() -> f64 {
 }
 
 /// The group a process counts in: the load generators, a worker, PostgreSQL, RabbitMQ.
-fn group(pid: u32, comm: &str) -> Option<&'static str> {
-    if pid == std::process::id() {
+/// A worker is a `webhook-worker` process, or any other child of the bench than pgbench:
+/// `--worker-bin` may name a binary by another name (an A/B copy), whose CPU would
+/// otherwise land in no group.
+fn group(pid: u32, ppid: u32, comm: &str) -> Option<&'static str> {
+    let bench = std::process::id();
+    if pid == bench {
         return Some("bench");
     }
     match comm {
@@ -56,6 +60,7 @@ fn group(pid: u32, comm: &str) -> Option<&'static str> {
         "pgbench" => Some("bench"),
         "postgres" => Some("postgres"),
         "beam.smp" | "erl_child_setup" | "epmd" => Some("broker"),
+        _ if ppid == bench => Some("worker"),
         _ => None,
     }
 }
@@ -80,11 +85,12 @@ impl Snapshot {
                 let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
                     continue;
                 };
-                let Some(g) = group(pid, &stat[open + 1..close]) else {
+                let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+                // After ")": state is field 0, ppid field 1, utime field 11, stime field 12.
+                let ppid = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+                let Some(g) = group(pid, ppid, &stat[open + 1..close]) else {
                     continue;
                 };
-                let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-                // After ")": state is field 0, utime field 11, stime field 12.
                 let ticks: f64 = [11, 12]
                     .iter()
                     .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
@@ -191,10 +197,14 @@ mod tests {
 
     #[test]
     fn groups_are_told_apart_by_name_and_pid() {
-        assert_eq!(group(std::process::id(), "webhook-worker"), Some("bench"));
-        assert_eq!(group(u32::MAX, "webhook-worker"), Some("worker"));
-        assert_eq!(group(u32::MAX, "beam.smp"), Some("broker"));
-        assert_eq!(group(u32::MAX, "bash"), None);
+        let me = std::process::id();
+        assert_eq!(group(me, 1, "webhook-worker"), Some("bench"));
+        assert_eq!(group(u32::MAX, 1, "webhook-worker"), Some("worker"));
+        assert_eq!(group(u32::MAX, 1, "beam.smp"), Some("broker"));
+        assert_eq!(group(u32::MAX, 1, "bash"), None);
+        // A worker binary of another name, started by the bench; pgbench stays the bench's.
+        assert_eq!(group(u32::MAX, me, "ww-candidate"), Some("worker"));
+        assert_eq!(group(u32::MAX, me, "pgbench"), Some("bench"));
     }
 
     #[tokio::test]
