@@ -976,8 +976,11 @@ fn stall_limit() -> Duration {
     Duration::from_secs(60)
 }
 
+/// A step of the run, with the UTC time it starts at: what lines it up with the servers'
+/// logs (a checkpoint, a flush of RabbitMQ's log) when a run's figures need explaining.
 fn step(what: &str) {
-    eprintln!("bench: {what}");
+    let now = chrono::Utc::now().format("%H:%M:%S");
+    eprintln!("bench: {now} {what}");
 }
 
 /// Declare the bench topology (the worker's queue arguments), so that requests published
