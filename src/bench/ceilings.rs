@@ -109,8 +109,9 @@ async fn apply_put(
 /// each decoded from its bytes and applied by `engine::apply` with a message id, by
 /// `concurrency` spawned tasks on a pool of that size, with the worker's reference cache.
 /// `warm_up` PUTs of another tag (`W` before `tag`: no code of it starts with `tag`) go
-/// first, unmeasured, then a CHECKPOINT, as before the worker's runs. Returns the rate in PUTs per second and the CPU of the measured part,
-/// labelled `label` (this process's CPU is the engine's: the `bench` column).
+/// first, unmeasured, then a CHECKPOINT, as before the worker's runs. Returns the rate in
+/// PUTs per second and the CPU of the measured part, labelled `label` (this process's CPU
+/// is the engine's: the `bench` column).
 pub async fn engine_loop(
     url: &str,
     n: usize,
